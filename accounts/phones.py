@@ -1,0 +1,55 @@
+"""Phone numbers: accept what people type, store E.164. Mainland China (+86) is the default."""
+
+from __future__ import annotations
+
+import re
+
+from django.utils.translation import gettext_lazy as _
+
+CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+INVALID_PHONE_MESSAGE = _("Enter an 11-digit mobile number")
+
+
+class InvalidPhone(ValueError):
+    pass
+
+
+def normalize_phone(raw: str) -> str:
+    """``13800138000``, ``+8613800138000``, ``+86 138 0013 8000``, ``0086...`` -> ``+8613800138000``."""
+    value = re.sub(r"[\s\-().]", "", raw or "")
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    if CN_MOBILE.match(value):
+        return "+86" + value
+    if value.startswith("86") and CN_MOBILE.match(value[2:]):
+        return "+" + value
+    if value.startswith("+86"):
+        if CN_MOBILE.match(value[3:]):
+            return value
+        raise InvalidPhone(str(INVALID_PHONE_MESSAGE))
+    if E164.match(value):
+        return value
+    raise InvalidPhone(str(INVALID_PHONE_MESSAGE))
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the first 3 and last 4 digits of the national number: ``138****8000``."""
+    national = phone[3:] if phone.startswith("+86") else phone.lstrip("+")
+    if len(national) < 8:
+        return "*" * len(national)
+    return f"{national[:3]}****{national[-4:]}"
+
+
+def national_number(phone: str) -> str:
+    return phone[3:] if phone.startswith("+86") else phone
+
+
+def mask_name(name: str) -> str:
+    """``王*`` for two characters, ``欧*明`` for three or more; Latin names keep the first letter."""
+    if not name:
+        return ""
+    if len(name) <= 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

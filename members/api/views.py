@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.permissions import key_store
+from accounts.models import AuditEntry, Store
+from accounts.phones import InvalidPhone, normalize_phone
+from members.models import Member
+from members.services import member_enrol
+from scrm.exceptions import ApplicationError
+
+
+class MemberOutputSerializer(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Member
+        fields = ["code", "phone", "name", "store", "channel", "joined_at"]
+
+
+class MemberListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        phone = serializers.CharField(max_length=32)
+        name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        store = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
+        channel = serializers.ChoiceField(choices=Member.Channel.choices, default=Member.Channel.STORE)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("phone", str, description="Find by phone (any common format)")],
+        responses=MemberOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = Member.objects.select_related("store").order_by("id")
+        phone = request.query_params.get("phone")
+        if phone is not None:
+            try:
+                qs = qs.filter(phone=normalize_phone(phone))
+            except InvalidPhone as exc:
+                raise ApplicationError(str(exc), fields={"phone": [str(exc)]}) from exc
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(MemberOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: MemberOutputSerializer, 200: MemberOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        scoped = key_store(request)
+        store_code = data.validated_data["store"]
+        store = None
+        if store_code:
+            store = Store.objects.filter(code=store_code, is_active=True).first()
+            if store is None:
+                raise ApplicationError(_("Unknown store."), fields={"store": [_("Unknown store.")]})
+        if scoped is not None:
+            if store is not None and store != scoped:
+                raise ApplicationError(
+                    _("This key is limited to store %(code)s.") % {"code": scoped.code},
+                    code="permission_denied", status_code=403,
+                )
+            store = scoped
+        member, created = member_enrol(
+            phone=data.validated_data["phone"], name=data.validated_data["name"], store=store,
+            channel=data.validated_data["channel"],
+            actor=request.user if request.user.is_authenticated else None,
+            via=AuditEntry.Via.API,
+        )
+        return Response(
+            MemberOutputSerializer(member).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class MemberDetailApi(APIView):
+    @extend_schema(responses=MemberOutputSerializer)
+    def get(self, request: Request, code: str) -> Response:
+        member = get_object_or_404(Member.objects.select_related("store"), code=code.upper())
+        return Response(MemberOutputSerializer(member).data)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from members import views
+
+app_name = "counter"
+
+urlpatterns = [
+    path("", views.counter_index, name="index"),
+    path("<str:store_code>/", views.counter_store, name="store"),
+    path("<str:store_code>/search/", views.counter_search, name="search"),
+]

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Store
+from accounts.phones import mask_phone
+
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed at a till
+
+
+class Member(models.Model):
+    """A customer, identified by an E.164 phone and a short code. The next issues extend it."""
+
+    class Channel(models.TextChoices):
+        STORE = "store", _("Store")
+        ONLINE = "online", _("Online shop")
+        MINI_PROGRAM = "mini_program", _("Mini-program")
+        REFERRAL = "referral", _("Referral")
+        EVENT = "event", _("Event")
+        IMPORT = "import", _("Import")
+
+    code = models.CharField(_("member code"), max_length=12, unique=True)
+    phone = models.CharField(
+        _("phone"),
+        max_length=20,
+        unique=True,
+        validators=[RegexValidator(r"^\+[1-9]\d{6,14}$", _("Enter an 11-digit mobile number"))],
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="members",
+        verbose_name=_("store"),
+    )
+    channel = models.CharField(
+        _("first-touch channel"), max_length=20, choices=Channel.choices, default=Channel.STORE
+    )
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now, db_index=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="member", verbose_name=_("portal login"),
+    )
+    # Last four digits, indexed: the counter's most common look-up.
+    phone_last4 = models.CharField(max_length=4, editable=False, db_index=True, default="")
+
+    class Meta:
+        ordering = ["-joined_at", "-id"]
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        indexes = [models.Index(fields=["store", "-joined_at"], name="member_store_joined_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.masked_phone} ({self.code})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.phone_last4 = self.phone[-4:]
+        super().save(*args, **kwargs)
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)

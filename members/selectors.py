@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import re
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Store, User
+from accounts.phones import InvalidPhone, normalize_phone
+from accounts.selectors import stores_for_user
+from members.models import Member
+
+
+def members_visible_to(user: User) -> QuerySet[Member]:
+    qs = Member.objects.select_related("store")
+    if user.has_perm("accounts.manage_members"):
+        return qs
+    return qs.filter(store__in=stores_for_user(user))
+
+
+def member_search(*, qs: QuerySet[Member], q: str) -> tuple[QuerySet[Member], str]:
+    """One box for every look-up. Returns the matches and the kind of look-up it was:
+    ``phone`` (an exact number), ``last4``, ``code``, ``name`` or ``all``."""
+    q = (q or "").strip()
+    if not q:
+        return qs, "all"
+    digits = re.sub(r"[\s\-+]", "", q)
+    if digits.isdigit() and len(digits) >= 11:
+        try:
+            return qs.filter(phone=normalize_phone(q)), "phone"
+        except InvalidPhone:
+            return qs.none(), "phone"
+    if digits.isdigit() and len(digits) == 4:
+        return qs.filter(phone_last4=digits), "last4"
+    if re.fullmatch(r"[Mm][0-9A-Za-z]{2,11}", q):
+        by_code = qs.filter(code__istartswith=q.upper())
+        return by_code | qs.filter(name__icontains=q), "code"
+    return qs.filter(Q(name__icontains=q) | Q(code__iexact=q)), "name"
+
+
+def member_for_store(*, store: Store, q: str) -> tuple[QuerySet[Member], str]:
+    return member_search(qs=Member.objects.select_related("store").filter(store=store), q=q)

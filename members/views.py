@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import segno
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+
+from accounts.access import member_required, staff_required
+from accounts.models import Store
+from accounts.selectors import stores_for_user, user_can_use_store
+from accounts.services import audit_record
+from members.models import Member
+from members.selectors import member_for_store, member_search, members_visible_to
+
+# --- Console ----------------------------------------------------------------------------------
+
+
+@staff_required("use_console", "manage_members")
+def member_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    store_code = request.GET.get("store", "")
+    qs = members_visible_to(request.user)
+    if store_code:
+        qs = qs.filter(store__code=store_code)
+    qs, kind = member_search(qs=qs, q=q)
+    page = Paginator(qs.order_by("-joined_at", "-id"), 25).get_page(request.GET.get("page"))
+    context = {
+        "page": page, "q": q, "store": store_code, "kind": kind,
+        "stores": Store.objects.filter(is_active=True), "active": "members",
+    }
+    if request.htmx:
+        return render(request, "members/member_list.html#member-table", context)
+    return render(request, "members/member_list.html", context)
+
+
+# --- Counter ----------------------------------------------------------------------------------
+
+
+@staff_required("use_counter")
+def counter_index(request: HttpRequest) -> HttpResponse:
+    stores = list(stores_for_user(request.user))
+    if len(stores) == 1:
+        return redirect("counter:store", store_code=stores[0].code)
+    return render(request, "counter/pick_store.html", {"stores": stores, "active": "counter"})
+
+
+def _counter_store(request: HttpRequest, store_code: str) -> Store:
+    store = get_object_or_404(Store, code=store_code)
+    if not user_can_use_store(request.user, store):
+        raise PermissionDenied
+    return store
+
+
+@staff_required("use_counter")
+def counter_store(request: HttpRequest, store_code: str) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    context = {"store": store, "active": "counter", "results": None, "q": ""}
+    q = request.GET.get("q", "").strip()
+    if q:
+        context.update(_counter_results(request, store, q))
+    return render(request, "counter/store.html", context)
+
+
+def _counter_results(request: HttpRequest, store: Store, q: str) -> dict:
+    qs, kind = member_for_store(store=store, q=q)
+    results = list(qs[:20])
+    audit_record(
+        actor=request.user, action="counter.lookup", request=request,
+        target=store, after={"query_kind": kind, "results": len(results)},
+    )
+    return {"results": results, "q": q, "kind": kind, "reveal_phone": kind == "phone"}
+
+
+@staff_required("use_counter")
+def counter_search(request: HttpRequest, store_code: str) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    q = request.GET.get("q", "").strip()
+    context = {"store": store, "results": None, "q": q}
+    if q:
+        context.update(_counter_results(request, store, q))
+    if request.htmx:
+        return render(request, "counter/store.html#results", context)
+    return redirect(reverse("counter:store", args=[store.code]) + "?" + urlencode({"q": q}))
+
+
+# --- Portal -----------------------------------------------------------------------------------
+
+
+def _qr_svg(data: str, scale: int = 6) -> str:
+    qr = segno.make(data, error="m")
+    return mark_safe(qr.svg_inline(scale=scale, border=2, dark="#1f2430", light="#ffffff"))  # noqa: S308
+
+
+def _portal_member(request: HttpRequest) -> Member:
+    member = Member.objects.select_related("store").filter(user=request.user).first()
+    if member is None:
+        raise PermissionDenied
+    return member
+
+
+@member_required
+def portal_home(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    return render(
+        request, "portal/home.html",
+        {"member": member, "qr": _qr_svg(member.code, 5), "tab": "home"},
+    )
+
+
+@member_required
+def portal_card(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    return render(request, "portal/card.html", {"member": member, "qr": _qr_svg(member.code, 8), "tab": "card"})
+
+
+@member_required
+def portal_account(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    return render(request, "portal/account.html", {"member": member, "tab": "account"})

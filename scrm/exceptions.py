@@ -1,0 +1,33 @@
+"""One application error, and the error shape the API and pages share:
+``{"error": {"code", "message", "fields"}}``. The DRF handler lives in ``scrm.api_exceptions``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+
+class ApplicationError(Exception):
+    """A failure users should read: a stable ``code``, a translated ``message`` and extra data."""
+
+    status_code = 400
+
+    def __init__(
+        self,
+        message: str,
+        code: str = "invalid",
+        extra: dict[str, Any] | None = None,
+        status_code: int | None = None,
+        fields: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.extra = extra or {}
+        self.fields = fields or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+def error_body(code: str, message: str, fields: dict | None = None, **extra: Any) -> dict:
+    return {"error": {"code": code, "message": str(message), "fields": fields or {}, **extra}}

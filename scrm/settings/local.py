@@ -1,0 +1,7 @@
+"""The embedded demo: ``make run``. Debug on, the console SMS code shown on the page."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+SCRM_SMS_SHOW_IN_PAGE = env.bool("SCRM_SMS_SHOW_IN_PAGE", default=True)

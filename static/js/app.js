@@ -1,0 +1,20 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest("[data-toggle-sidebar]");
+  const sidebar = document.getElementById("sidebar");
+  if (toggle && sidebar) {
+    sidebar.classList.toggle("open");
+  } else if (sidebar && sidebar.classList.contains("open") && !event.target.closest("#sidebar")) {
+    sidebar.classList.remove("open");
+  }
+  const copy = event.target.closest("[data-copy]");
+  if (copy && navigator.clipboard) {
+    const source = document.getElementById(copy.dataset.copy);
+    navigator.clipboard.writeText(source.textContent.trim());
+    copy.textContent = copy.dataset.copied || copy.textContent;
+  }
+});
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+});
