@@ -31,3 +31,25 @@ ROLE_PERMISSIONS = {
     OPERATOR: ["use_console", "use_counter", "manage_members"],
     CLERK: ["use_counter"],
 }
+
+
+def ensure_role_groups() -> None:
+    """Create the role groups and their permissions if missing (idempotent).
+
+    The data migration does this on a fresh database; this is for databases that were emptied
+    after migrating (test flushes) and for ``seed_demo``.
+    """
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+    ct, _created = ContentType.objects.get_or_create(app_label="accounts", model="user")
+    perms = {
+        codename: Permission.objects.get_or_create(
+            content_type=ct, codename=codename, defaults={"name": name}
+        )[0]
+        for codename, name in PERMISSIONS.items()
+    }
+    for role, codenames in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        group.permissions.set([perms[c] for c in codenames])

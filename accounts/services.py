@@ -191,7 +191,7 @@ def apikey_hash(secret: str) -> str:
 
 
 def apikey_parse(raw: str) -> tuple[str, str] | None:
-    parts = raw.strip().split("_")
+    parts = raw.strip().split("_", 2)  # the secret itself may contain "_"
     if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
         return None
     return parts[1], raw.strip()

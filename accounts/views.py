@@ -135,8 +135,8 @@ def apikey_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
 @staff_required("use_console", "manage_api_keys")
+@require_POST
 def apikey_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=pk)
     services.apikey_revoke(key=key, actor=request.user, request=request)

@@ -1,7 +1,7 @@
 """The test suite: PostgreSQL and Redis from DATABASE_URL / REDIS_URL (``make test`` provides them)."""
 
 from .base import *  # noqa: F403
-from .base import DATABASES, REDIS_URL
+from .base import DATABASES, REDIS_URL, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -13,6 +13,14 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = True
 if REDIS_URL:
+    # The broker gets the next database number: tests flush the cache database between tests.
+    from urllib.parse import urlsplit, urlunsplit
+
+    _url = urlsplit(REDIS_URL)
+    _db = int((_url.path or "/0").strip("/") or 0)
+    CELERY_BROKER_URL = urlunsplit(_url._replace(path=f"/{(_db + 1) % 16}"))
+    CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -23,3 +31,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DATABASES["default"]["TEST"] = {"NAME": "test_scrm"}
+
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" and not env.bool(
+    "SCRM_TEST_ALLOW_SQLITE", default=False
+):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "The suite runs on PostgreSQL: run `make test`, or set DATABASE_URL and REDIS_URL."
+    )

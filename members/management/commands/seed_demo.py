@@ -51,6 +51,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        roles.ensure_role_groups()
         stores = {}
         for data in STORES:
             store = Store.objects.filter(code=data["code"]).first()

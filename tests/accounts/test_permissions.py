@@ -1,0 +1,131 @@
+"""Every staff URL refuses anonymous users and members; counter URLs refuse clerks of other stores."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts.models import ApiKey
+
+SAMPLE_ARGS = {"pk": "{pk}", "section": "segments", "store_code": "{store}"}
+
+
+def _walk(patterns, prefix=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _walk(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p
+
+
+def staff_urls():
+    urls = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        if not route.startswith(("console/", "counter/")):
+            continue
+        path = "/" + route.replace("^", "").replace("$", "")
+        path = path.replace("(?P<section>segments|campaigns|community)", "segments")
+        for name, value in SAMPLE_ARGS.items():
+            path = path.replace(f"<int:{name}>", value).replace(f"<str:{name}>", value)
+        urls.append(path)
+    return sorted(set(urls))
+
+
+STAFF_URLS = staff_urls()
+
+
+def test_the_walk_found_the_staff_pages():
+    assert "/console/" in STAFF_URLS
+    assert "/counter/{store}/" in STAFF_URLS
+    assert "/console/audit/" in STAFF_URLS
+    assert len(STAFF_URLS) >= 14
+
+
+@pytest.fixture
+def fill(store_sh, admin_user):
+    from accounts.services import apikey_create
+
+    key, _ = apikey_create(name="POS", actor=None)
+    ids = {"pk": str(key.pk), "store": store_sh.code}
+
+    def _fill(url: str) -> str:
+        # {pk} is valid for every detail route we sample: a store, a staff member or a key.
+        url = url.replace("{store}", ids["store"])
+        if "/stores/" in url:
+            return url.replace("{pk}", str(store_sh.pk))
+        if "/staff/" in url:
+            return url.replace("{pk}", str(admin_user.pk))
+        return url.replace("{pk}", ids["pk"])
+
+    return _fill
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", STAFF_URLS)
+def test_anonymous_users_are_sent_to_sign_in(client, fill, url):
+    response = client.get(fill(url))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", STAFF_URLS)
+def test_members_are_refused_every_staff_url(member_client, fill, url):
+    response = member_client.get(fill(url))
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", [u for u in STAFF_URLS if u.startswith("/console/")])
+def test_clerks_are_refused_the_console(clerk_client, fill, url):
+    assert clerk_client.get(fill(url)).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", [u for u in STAFF_URLS if "{store}" in u])
+def test_clerks_of_another_store_are_refused_its_counter(client, clerk_bj, store_sh, fill, url):
+    client.force_login(clerk_bj)
+    assert client.get(fill(url)).status_code == 403
+    assert client.get(fill(url).replace(store_sh.code, "BJ01")).status_code in (200, 302)
+
+
+ADMIN_ONLY = [
+    u
+    for u in STAFF_URLS
+    if u.startswith(("/console/settings/stores", "/console/settings/staff", "/console/settings/api-keys", "/console/audit"))
+    and "revoke" not in u
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ADMIN_ONLY)
+def test_operators_are_refused_admin_settings(operator_client, fill, url):
+    assert operator_client.get(fill(url)).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", [u for u in STAFF_URLS if "revoke" not in u])
+def test_admins_open_every_staff_page(admin_client, fill, url):
+    assert admin_client.get(fill(url)).status_code in (200, 302)
+
+
+@pytest.mark.django_db
+def test_revoke_is_post_only_and_admin_only(operator_client, admin_client, fill):
+    url = fill("/console/settings/api-keys/{pk}/revoke/")
+    assert operator_client.post(url).status_code == 403
+    assert admin_client.get(url).status_code == 405
+    assert ApiKey.objects.get().revoked_at is None
+
+
+@pytest.mark.django_db
+def test_portal_refuses_staff_and_sends_anonymous_to_phone_sign_in(client, operator_client):
+    assert operator_client.get("/portal/").status_code == 403
+    response = client.get("/portal/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/code/")
+
+
+@pytest.mark.django_db
+def test_django_admin_is_for_admins_only(operator_client, admin_client):
+    assert operator_client.get("/admin/").status_code == 302  # to admin login: not staff
+    assert admin_client.get("/admin/").status_code == 200

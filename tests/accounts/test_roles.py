@@ -1,0 +1,59 @@
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts import roles
+from accounts.models import User
+from accounts.services import staff_save
+from scrm.exceptions import ApplicationError
+
+
+@pytest.mark.django_db
+def test_role_groups_carry_exactly_their_permissions():
+    for role, codenames in roles.ROLE_PERMISSIONS.items():
+        group = Group.objects.get(name=role)
+        assert set(group.permissions.values_list("codename", flat=True)) == set(codenames)
+
+
+@pytest.mark.django_db
+def test_operator_uses_console_but_cannot_manage_staff(operator):
+    assert operator.role == roles.OPERATOR
+    assert operator.has_perm("accounts.use_console")
+    assert not operator.has_perm("accounts.manage_staff")
+    assert not operator.is_staff  # no Django admin
+
+
+@pytest.mark.django_db
+def test_admin_role_opens_django_admin(admin_user):
+    assert admin_user.role == roles.ADMIN
+    assert admin_user.is_staff
+    assert admin_user.has_perm("accounts.view_audit_log")
+
+
+@pytest.mark.django_db
+def test_clerk_needs_a_store():
+    with pytest.raises(ApplicationError) as exc:
+        staff_save(email="c@example.com", name="C", role=roles.CLERK, stores=[], password="x" * 16, actor=None)
+    assert "stores" in exc.value.fields
+    assert not User.objects.filter(email="c@example.com").exists()
+
+
+@pytest.mark.django_db
+def test_staff_passwords_need_twelve_characters(store_sh):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        staff_save(email="c@example.com", name="C", role=roles.CLERK, stores=[store_sh], password="short-pw-1", actor=None)
+    assert not User.objects.filter(email="c@example.com").exists()
+
+
+@pytest.mark.django_db
+def test_admin_cannot_demote_themselves(admin_user):
+    with pytest.raises(ApplicationError):
+        staff_save(user=admin_user, email=admin_user.email, name="x", role=roles.OPERATOR, actor=admin_user)
+    assert User.objects.get(pk=admin_user.pk).role == roles.ADMIN
+
+
+@pytest.mark.django_db
+def test_member_users_have_no_staff_role(member_user):
+    assert member_user.role == roles.MEMBER
+    assert not member_user.has_perm("accounts.use_counter")

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from accounts import roles, sms
+from tests.factories import PASSWORD, MemberFactory, StoreFactory, make_staff
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request):
+    """Each test starts with an empty cache (rate limits, locks) and SMS outbox; role groups exist
+    even after a transactional test emptied the tables the data migration filled."""
+    cache.clear()
+    sms.outbox.clear()
+    names = set(request.fixturenames)
+    if names & {"transactional_db", "live_server"}:
+        request.getfixturevalue("transactional_db")
+        roles.ensure_role_groups()
+    elif "db" in names or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db")
+        roles.ensure_role_groups()
+    yield
+    sms.outbox.clear()
+
+
+@pytest.fixture
+def store_sh(db):
+    return StoreFactory(code="SH01", name="上海静安店", city="上海")
+
+
+@pytest.fixture
+def store_bj(db):
+    return StoreFactory(code="BJ01", name="北京三里屯店", city="北京")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_staff(roles.ADMIN, email="admin@example.com", name="Admin Chen")
+
+
+@pytest.fixture
+def operator(db):
+    return make_staff(roles.OPERATOR, email="operator@example.com", name="Operator Zhou")
+
+
+@pytest.fixture
+def clerk_sh(db, store_sh):
+    return make_staff(roles.CLERK, stores=[store_sh], email="clerk.sh@example.com", name="王芳")
+
+
+@pytest.fixture
+def clerk_bj(db, store_bj):
+    return make_staff(roles.CLERK, stores=[store_bj], email="clerk.bj@example.com", name="李娜")
+
+
+@pytest.fixture
+def member(db, store_sh):
+    return MemberFactory(phone="+8613800138000", name="林晓雨", store=store_sh, code="MABC234")
+
+
+@pytest.fixture
+def member_user(db, member):
+    from members.services import member_portal_user
+
+    return member_portal_user(member.phone)
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def operator_client(operator):
+    return _client_for(operator)
+
+
+@pytest.fixture
+def clerk_client(clerk_sh):
+    return _client_for(clerk_sh)
+
+
+@pytest.fixture
+def member_client(member_user):
+    return _client_for(member_user)
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
