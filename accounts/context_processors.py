@@ -12,16 +12,55 @@ def _console_nav(user: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     if user.has_perm("accounts.use_console"):
         items += [
-            {"key": "dashboard", "label": _("Dashboard"), "url": reverse("console:home"), "icon": "chart"},
-            {"key": "members", "label": _("Members"), "url": reverse("members:list"), "icon": "users"},
-            {"key": "segments", "label": _("Segments"), "url": reverse("console:section", args=["segments"]), "icon": "filter"},
-            {"key": "campaigns", "label": _("Campaigns"), "url": reverse("console:section", args=["campaigns"]), "icon": "megaphone"},
-            {"key": "community", "label": _("Community"), "url": reverse("console:section", args=["community"]), "icon": "chat"},
+            {
+                "key": "dashboard",
+                "label": _("Dashboard"),
+                "url": reverse("console:home"),
+                "icon": "chart",
+            },
+            {
+                "key": "members",
+                "label": _("Members"),
+                "url": reverse("members:list"),
+                "icon": "users",
+            },
+            {
+                "key": "segments",
+                "label": _("Segments"),
+                "url": reverse("console:section", args=["segments"]),
+                "icon": "filter",
+            },
+            {
+                "key": "campaigns",
+                "label": _("Campaigns"),
+                "url": reverse("console:section", args=["campaigns"]),
+                "icon": "megaphone",
+            },
+            {
+                "key": "community",
+                "label": _("Community"),
+                "url": reverse("console:section", args=["community"]),
+                "icon": "chat",
+            },
         ]
     if user.has_perm("accounts.use_counter"):
-        items.append({"key": "counter", "label": _("Counter"), "url": reverse("counter:index"), "icon": "store"})
+        items.append(
+            {
+                "key": "counter",
+                "label": _("Counter"),
+                "url": reverse("counter:index"),
+                "icon": "store",
+            }
+        )
     if user.has_perm("accounts.use_console"):
-        items.append({"key": "settings", "label": _("Settings"), "url": reverse("console:settings"), "icon": "gear"})
+        items.append(
+            {
+                "key": "settings",
+                "label": _("Settings"),
+                "url": reverse("console:settings"),
+                "icon": "gear",
+            }
+        )
     return items
 
 

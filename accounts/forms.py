@@ -140,8 +140,9 @@ class StaffForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
-        label=gettext_lazy("Name"), max_length=100,
-        help_text=gettext_lazy("Who uses it, e.g. \"POS Shanghai\" or \"Tmall shop\""),
+        label=gettext_lazy("Name"),
+        max_length=100,
+        help_text=gettext_lazy('Who uses it, e.g. "POS Shanghai" or "Tmall shop"'),
     )
     store = forms.ModelChoiceField(
         label=gettext_lazy("Limit to store"),
@@ -150,7 +151,10 @@ class ApiKeyForm(forms.Form):
         empty_label=gettext_lazy("All stores"),
     )
     rate_per_minute = forms.IntegerField(
-        label=gettext_lazy("Requests per minute"), required=False, min_value=1, max_value=1_000_000,
+        label=gettext_lazy("Requests per minute"),
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
         help_text=gettext_lazy("Leave empty for the default."),
     )
 

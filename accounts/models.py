@@ -101,7 +101,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
     class Meta:
         verbose_name = _("user")
@@ -166,7 +166,9 @@ class ApiKey(models.Model):
         help_text=_("Limit the key to one store, e.g. a store's POS."),
     )
     rate_per_minute = models.PositiveIntegerField(
-        _("requests per minute"), null=True, blank=True,
+        _("requests per minute"),
+        null=True,
+        blank=True,
         help_text=_("Leave empty for the default."),
     )
     created_by = models.ForeignKey(
@@ -258,7 +260,7 @@ class AuditEntry(models.Model):
             raise ValidationError("Audit entries are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[override]
+    def delete(self, *args, **kwargs):
         raise ValidationError("Audit entries are append-only.")
 
     @property

@@ -41,7 +41,9 @@ def staff_list(*, q: str = "", role: str = "", store: str = "") -> QuerySet[User
 
 
 def apikey_list() -> QuerySet[ApiKey]:
-    return ApiKey.objects.select_related("store", "created_by").order_by("revoked_at", "-created_at")
+    return ApiKey.objects.select_related("store", "created_by").order_by(
+        "revoked_at", "-created_at"
+    )
 
 
 def audit_list(
@@ -56,7 +58,9 @@ def audit_list(
     qs = AuditEntry.objects.select_related("actor")
     if q:
         qs = qs.filter(
-            Q(target_label__icontains=q) | Q(actor_label__icontains=q) | Q(target_id=q)
+            Q(target_label__icontains=q)
+            | Q(actor_label__icontains=q)
+            | Q(target_id=q)
             | Q(action__icontains=q)
         )
     if action:

@@ -83,12 +83,15 @@ def audit_record(
 
 @transaction.atomic
 def store_save(
-    *, store: Store | None = None, data: dict[str, Any], actor: User | None,
+    *,
+    store: Store | None = None,
+    data: dict[str, Any],
+    actor: User | None,
     request: HttpRequest | None = None,
 ) -> Store:
     creating = store is None
     # Re-read under lock: a bound ModelForm has already written the new values onto its instance.
-    store = Store() if creating else Store.objects.select_for_update().get(pk=store.pk)
+    store = Store() if store is None else Store.objects.select_for_update().get(pk=store.pk)
     before = None if creating else snapshot(store)
     for key, value in data.items():
         setattr(store, key, value)
@@ -130,7 +133,9 @@ def staff_save(
 ) -> User:
     """Create or update a staff account with exactly one role. Admins also get Django admin."""
     if role not in roles.STAFF_ROLES:
-        raise ApplicationError(_("Choose a role."), code="invalid", fields={"role": [_("Choose a role.")]})
+        raise ApplicationError(
+            _("Choose a role."), code="invalid", fields={"role": [_("Choose a role.")]}
+        )
     stores = list(stores)
     if role == roles.CLERK and not stores:
         raise ApplicationError(
@@ -138,11 +143,16 @@ def staff_save(
             fields={"stores": [_("A clerk must belong to at least one store.")]},
         )
     creating = user is None
-    if not creating and actor is not None and user == actor and (role != roles.ADMIN or not is_active):
+    if (
+        not creating
+        and actor is not None
+        and user == actor
+        and (role != roles.ADMIN or not is_active)
+    ):
         raise ApplicationError(_("You cannot remove your own admin role or deactivate yourself."))
     email = email.strip().lower()
     clash = User.objects.filter(email=email)
-    if not creating:
+    if user is not None:
         clash = clash.exclude(pk=user.pk)
     if clash.exists():
         raise ApplicationError(
@@ -150,7 +160,7 @@ def staff_save(
             code="email_taken",
             fields={"email": [_("Another account already uses this email.")]},
         )
-    before = None if creating else _staff_state(user)
+    before = None if user is None else _staff_state(user)
     user = user or User(kind=User.Kind.STAFF)
     user.email = email
     user.name = name.strip()
@@ -210,20 +220,30 @@ def apikey_create(
     """Create a key and return it with its plain text, which is never stored or shown again."""
     name = name.strip()
     if not name:
-        raise ApplicationError(_("Give the key a name."), fields={"name": [_("This field is required.")]})
+        raise ApplicationError(
+            _("Give the key a name."), fields={"name": [_("This field is required.")]}
+        )
     prefix = secrets.token_hex(4)
     while ApiKey.objects.filter(prefix=prefix).exists():
         prefix = secrets.token_hex(4)
     plain = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
-        name=name, prefix=prefix, key_hash=apikey_hash(plain), store=store,
-        rate_per_minute=rate_per_minute, created_by=actor if actor and actor.pk else None,
+        name=name,
+        prefix=prefix,
+        key_hash=apikey_hash(plain),
+        store=store,
+        rate_per_minute=rate_per_minute,
+        created_by=actor if actor and actor.pk else None,
     )
     key.full_clean()
     key.save()
     audit_record(
-        actor=actor, action="apikey.created", target=key, after=snapshot(key),
-        request=request, via=via,
+        actor=actor,
+        action="apikey.created",
+        target=key,
+        after=snapshot(key),
+        request=request,
+        via=via,
     )
     return key, plain
 
@@ -237,8 +257,12 @@ def apikey_revoke(*, key: ApiKey, actor: User | None, request: HttpRequest | Non
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     audit_record(
-        actor=actor, action="apikey.revoked", target=key, before=before,
-        after=snapshot(key), request=request,
+        actor=actor,
+        action="apikey.revoked",
+        target=key,
+        before=before,
+        after=snapshot(key),
+        request=request,
     )
     return key
 

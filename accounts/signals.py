@@ -14,10 +14,14 @@ from accounts.services import audit_record
 
 
 @receiver(login_code_rejected)
-def lock_code_sign_in_after_last_attempt(sender: Any, request: Any, user: User, last_attempt: bool, **kw: Any) -> None:
+def lock_code_sign_in_after_last_attempt(
+    sender: Any, request: Any, user: User, last_attempt: bool, **kw: Any
+) -> None:
     """After the fifth wrong code the pending code is void (allauth) and the number is locked."""
     if last_attempt and user is not None and user.phone:
-        cache.set(CODE_LOCK_CACHE_KEY.format(phone=user.phone), 1, timeout=settings.SCRM_CODE_LOCK_SECONDS)
+        cache.set(
+            CODE_LOCK_CACHE_KEY.format(phone=user.phone), 1, timeout=settings.SCRM_CODE_LOCK_SECONDS
+        )
         audit_record(actor=user, action="auth.code_locked", target=user, request=request)
 
 
@@ -28,8 +32,13 @@ def audit_sign_in(sender: Any, request: Any, user: User, **kw: Any) -> None:
 
 @receiver(user_login_failed)
 def audit_failed_sign_in(sender: Any, credentials: dict, request: Any = None, **kw: Any) -> None:
-    login = str(credentials.get("email") or credentials.get("username") or credentials.get("phone") or "")
+    login = str(
+        credentials.get("email") or credentials.get("username") or credentials.get("phone") or ""
+    )
     audit_record(
-        actor=None, action="auth.sign_in_failed", request=request,
-        after={"login": login[:200]}, target_label=login[:200],
+        actor=None,
+        action="auth.sign_in_failed",
+        request=request,
+        after={"login": login[:200]},
+        target_label=login[:200],
     )

@@ -47,9 +47,14 @@ def store_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     qs = Store.objects.all()
     if q:
-        qs = qs.filter(code__icontains=q) | qs.filter(name__icontains=q) | qs.filter(city__icontains=q)
+        qs = (
+            qs.filter(code__icontains=q)
+            | qs.filter(name__icontains=q)
+            | qs.filter(city__icontains=q)
+        )
     return render(
-        request, "accounts/store_list.html",
+        request,
+        "accounts/store_list.html",
         {"page": _page(request, qs.order_by("-is_active", "code")), "q": q, "active": "settings"},
     )
 
@@ -68,7 +73,9 @@ def store_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         else:
             messages.success(request, _("Store %(code)s saved.") % {"code": saved.code})
             return redirect("accounts:store_list")
-    return render(request, "accounts/store_form.html", {"form": form, "store": store, "active": "settings"})
+    return render(
+        request, "accounts/store_form.html", {"form": form, "store": store, "active": "settings"}
+    )
 
 
 # --- Staff ----------------------------------------------------------------------------------
@@ -81,11 +88,16 @@ def staff_list(request: HttpRequest) -> HttpResponse:
     store = request.GET.get("store", "")
     qs = selectors.staff_list(q=q, role=role if role in roles.STAFF_ROLES else "", store=store)
     return render(
-        request, "accounts/staff_list.html",
+        request,
+        "accounts/staff_list.html",
         {
-            "page": _page(request, qs), "q": q, "role": role, "store": store,
+            "page": _page(request, qs),
+            "q": q,
+            "role": role,
+            "store": store,
             "roles": [(r, roles.ROLE_LABELS[r]) for r in roles.STAFF_ROLES],
-            "stores": Store.objects.filter(is_active=True), "active": "settings",
+            "stores": Store.objects.filter(is_active=True),
+            "active": "settings",
         },
     )
 
@@ -98,16 +110,24 @@ def staff_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         data = form.cleaned_data
         try:
             saved = services.staff_save(
-                user=user, email=data["email"], name=data["name"], role=data["role"],
-                stores=data["stores"], is_active=data["is_active"], password=data["password"] or None,
-                actor=request.user, request=request,
+                user=user,
+                email=data["email"],
+                name=data["name"],
+                role=data["role"],
+                stores=data["stores"],
+                is_active=data["is_active"],
+                password=data["password"] or None,
+                actor=request.user,
+                request=request,
             )
         except (ApplicationError, ValidationError) as exc:
             _apply_error(form, exc)
         else:
             messages.success(request, _("%(name)s saved.") % {"name": saved.display_name})
             return redirect("accounts:staff_list")
-    return render(request, "accounts/staff_form.html", {"form": form, "staff": user, "active": "settings"})
+    return render(
+        request, "accounts/staff_form.html", {"form": form, "staff": user, "active": "settings"}
+    )
 
 
 # --- API keys -------------------------------------------------------------------------------
@@ -120,9 +140,11 @@ def apikey_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             key, plain = services.apikey_create(
-                name=form.cleaned_data["name"], store=form.cleaned_data["store"],
+                name=form.cleaned_data["name"],
+                store=form.cleaned_data["store"],
                 rate_per_minute=form.cleaned_data["rate_per_minute"],
-                actor=request.user, request=request,
+                actor=request.user,
+                request=request,
             )
         except (ApplicationError, ValidationError) as exc:
             _apply_error(form, exc)
@@ -130,8 +152,14 @@ def apikey_list(request: HttpRequest) -> HttpResponse:
             created_key = {"key": key, "plain": plain}
             form = ApiKeyForm()
     return render(
-        request, "accounts/apikey_list.html",
-        {"form": form, "created": created_key, "page": _page(request, selectors.apikey_list()), "active": "settings"},
+        request,
+        "accounts/apikey_list.html",
+        {
+            "form": form,
+            "created": created_key,
+            "page": _page(request, selectors.apikey_list()),
+            "active": "settings",
+        },
     )
 
 
@@ -140,7 +168,9 @@ def apikey_list(request: HttpRequest) -> HttpResponse:
 def apikey_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=pk)
     services.apikey_revoke(key=key, actor=request.user, request=request)
-    messages.success(request, _("Key \"%(name)s\" revoked. Calls with it now get 401.") % {"name": key.name})
+    messages.success(
+        request, _('Key "%(name)s" revoked. Calls with it now get 401.') % {"name": key.name}
+    )
     return redirect("accounts:apikey_list")
 
 

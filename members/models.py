@@ -32,7 +32,11 @@ class Member(models.Model):
     )
     name = models.CharField(_("name"), max_length=100, blank=True)
     store = models.ForeignKey(
-        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="members",
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
         verbose_name=_("store"),
     )
     channel = models.CharField(
@@ -40,8 +44,12 @@ class Member(models.Model):
     )
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now, db_index=True)
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="member", verbose_name=_("portal login"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="member",
+        verbose_name=_("portal login"),
     )
     # Last four digits, indexed: the counter's most common look-up.
     phone_last4 = models.CharField(max_length=4, editable=False, db_index=True, default="")

@@ -32,8 +32,15 @@ def member_search(*, qs: QuerySet[Member], q: str) -> tuple[QuerySet[Member], st
     if digits.isdigit() and len(digits) == 4:
         return qs.filter(phone_last4=digits), "last4"
     if re.fullmatch(r"[Mm][0-9A-Za-z]{2,11}", q):
-        by_code = qs.filter(code__istartswith=q.upper())
-        return by_code | qs.filter(name__icontains=q), "code"
+        # Codes are stored upper-case: an exact hit uses the unique index; else a prefix, and
+        # only then names (a Latin name such as "Mia" looks like a code too).
+        exact = qs.filter(code=q.upper())
+        if exact.exists():
+            return exact, "code"
+        prefix = qs.filter(code__startswith=q.upper())
+        if prefix.exists():
+            return prefix, "code"
+        return qs.filter(name__icontains=q), "name"
     return qs.filter(Q(name__icontains=q) | Q(code__iexact=q)), "name"
 
 

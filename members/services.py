@@ -39,22 +39,26 @@ def member_enrol(
     if existing is not None:
         return existing, False
     if channel not in Member.Channel.values:
-        raise ApplicationError(
-            _("Unknown channel."), fields={"channel": [_("Unknown channel.")]}
-        )
+        raise ApplicationError(_("Unknown channel."), fields={"channel": [_("Unknown channel.")]})
     for _attempt in range(5):
         try:
             with transaction.atomic():
                 member = Member(
-                    code=member_code_generate(), phone=phone, name=name.strip(), store=store,
+                    code=member_code_generate(),
+                    phone=phone,
+                    name=name.strip(),
+                    store=store,
                     channel=channel,
                 )
                 member.full_clean(validate_unique=False)
                 member.save()
                 audit_record(
-                    actor=actor, action="member.enrolled", target=member,
+                    actor=actor,
+                    action="member.enrolled",
+                    target=member,
                     after=snapshot(member, ["code", "name", "store", "channel"]),
-                    request=request, via=via,
+                    request=request,
+                    via=via,
                 )
                 return member, True
         except IntegrityError:
@@ -62,7 +66,9 @@ def member_enrol(
             if existing is not None:
                 return existing, False
             # otherwise a code collision: draw another code
-    raise ApplicationError(_("Could not allocate a member code. Try again."), code="conflict", status_code=409)
+    raise ApplicationError(
+        _("Could not allocate a member code. Try again."), code="conflict", status_code=409
+    )
 
 
 def member_portal_user(phone: str) -> User | None:

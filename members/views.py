@@ -29,8 +29,12 @@ def member_list(request: HttpRequest) -> HttpResponse:
     qs, kind = member_search(qs=qs, q=q)
     page = Paginator(qs.order_by("-joined_at", "-id"), 25).get_page(request.GET.get("page"))
     context = {
-        "page": page, "q": q, "store": store_code, "kind": kind,
-        "stores": Store.objects.filter(is_active=True), "active": "members",
+        "page": page,
+        "q": q,
+        "store": store_code,
+        "kind": kind,
+        "stores": Store.objects.filter(is_active=True),
+        "active": "members",
     }
     if request.htmx:
         return render(request, "members/member_list.html#member-table", context)
@@ -69,8 +73,11 @@ def _counter_results(request: HttpRequest, store: Store, q: str) -> dict:
     qs, kind = member_for_store(store=store, q=q)
     results = list(qs[:20])
     audit_record(
-        actor=request.user, action="counter.lookup", request=request,
-        target=store, after={"query_kind": kind, "results": len(results)},
+        actor=request.user,
+        action="counter.lookup",
+        request=request,
+        target=store,
+        after={"query_kind": kind, "results": len(results)},
     )
     return {"results": results, "q": q, "kind": kind, "reveal_phone": kind == "phone"}
 
@@ -106,7 +113,8 @@ def _portal_member(request: HttpRequest) -> Member:
 def portal_home(request: HttpRequest) -> HttpResponse:
     member = _portal_member(request)
     return render(
-        request, "portal/home.html",
+        request,
+        "portal/home.html",
         {"member": member, "qr": _qr_svg(member.code, 5), "tab": "home"},
     )
 
@@ -114,7 +122,11 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 @member_required
 def portal_card(request: HttpRequest) -> HttpResponse:
     member = _portal_member(request)
-    return render(request, "portal/card.html", {"member": member, "qr": _qr_svg(member.code, 8), "tab": "card"})
+    return render(
+        request,
+        "portal/card.html",
+        {"member": member, "qr": _qr_svg(member.code, 8), "tab": "card"},
+    )
 
 
 @member_required

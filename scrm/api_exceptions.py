@@ -46,7 +46,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             error_body(exc.code, exc.message, exc.fields, **exc.extra), status=exc.status_code
         )
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = exceptions.ValidationError(
+            detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -66,7 +68,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         body = error_body(
             "rate_limited",
             _("Too many requests. Try again in %(seconds)s seconds.")
-            % {"seconds": int(exc.wait or 1)},
+            % {"seconds": int(getattr(exc, "wait", None) or 1)},
         )
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)

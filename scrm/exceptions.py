@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 
-
 class ApplicationError(Exception):
     """A failure users should read: a stable ``code``, a translated ``message`` and extra data."""
 

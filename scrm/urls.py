@@ -7,7 +7,9 @@ console_patterns = (
     [
         path("", views.console_home, name="home"),
         path("settings/", views.console_settings, name="settings"),
-        re_path(r"^(?P<section>segments|campaigns|community)/$", views.console_section, name="section"),
+        re_path(
+            r"^(?P<section>segments|campaigns|community)/$", views.console_section, name="section"
+        ),
     ],
     "console",
 )

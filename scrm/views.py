@@ -39,7 +39,11 @@ def _check(fn) -> dict:
     started = time.monotonic()
     try:
         detail = fn()
-        return {"status": "ok", "ms": round((time.monotonic() - started) * 1000, 1), **(detail or {})}
+        return {
+            "status": "ok",
+            "ms": round((time.monotonic() - started) * 1000, 1),
+            **(detail or {}),
+        }
     except Exception as exc:
         return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
 
@@ -79,7 +83,9 @@ def _broker() -> dict:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _check(_database), "cache": _check(_cache), "broker": _check(_broker)}
     ok = all(c["status"] == "ok" for c in checks.values())
-    return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
+    return JsonResponse(
+        {"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503
+    )
 
 
 @staff_required("use_console")
@@ -96,11 +102,18 @@ def console_home(request: HttpRequest) -> HttpResponse:
     recent_members = Member.objects.select_related("store")[:6]
     recent_audit = (
         AuditEntry.objects.select_related("actor")[:8]
-        if request.user.has_perm("accounts.view_audit_log") else []
+        if request.user.has_perm("accounts.view_audit_log")
+        else []
     )
     return render(
-        request, "console/home.html",
-        {"stats": stats, "recent_members": recent_members, "recent_audit": recent_audit, "active": "dashboard"},
+        request,
+        "console/home.html",
+        {
+            "stats": stats,
+            "recent_members": recent_members,
+            "recent_audit": recent_audit,
+            "active": "dashboard",
+        },
     )
 
 

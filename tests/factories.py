@@ -24,8 +24,12 @@ class StoreFactory(DjangoModelFactory):
 def make_staff(role: str, *, stores=(), email: str | None = None, name: str = "") -> User:
     email = email or f"{role}.{User.objects.count() + 1}@example.com"
     return staff_save(
-        email=email, name=name or role.title(), role=role, stores=list(stores),
-        password=PASSWORD, actor=None,
+        email=email,
+        name=name or role.title(),
+        role=role,
+        stores=list(stores),
+        password=PASSWORD,
+        actor=None,
     )
 
 

@@ -64,10 +64,19 @@ def test_periodic_jobs_are_declared_in_code():
 
 
 def _run_production(env_overrides: dict, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "scrm.settings.production", **env_overrides})
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -87,7 +96,11 @@ def test_production_refuses_to_start_without_its_essentials(missing):
 
 
 def test_production_refuses_the_development_secret_key():
-    env = {**GOOD_ENV, "DATABASE_URL": os.environ["DATABASE_URL"], "SECRET_KEY": "django-insecure-scrm-local-development-only-key-do-not-deploy"}
+    env = {
+        **GOOD_ENV,
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "SECRET_KEY": "django-insecure-scrm-local-development-only-key-do-not-deploy",
+    }
     assert _run_production(env, "check").returncode != 0
 
 

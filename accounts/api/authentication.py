@@ -24,10 +24,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parts[0].lower() != self.keyword.lower():
             return None
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(_("Send the key as: Authorization: Bearer <key>."))
+            raise exceptions.AuthenticationFailed(
+                _("Send the key as: Authorization: Bearer <key>.")
+            )
         key = apikey_authenticate(parts[1])
         if key is None:
-            raise exceptions.AuthenticationFailed(_("This API key is not valid or has been revoked."))
+            raise exceptions.AuthenticationFailed(
+                _("This API key is not valid or has been revoked.")
+            )
         return AnonymousUser(), key
 
     def authenticate_header(self, request: Request) -> str:

@@ -18,7 +18,9 @@ from scrm.exceptions import ApplicationError
 
 
 class MemberOutputSerializer(serializers.ModelSerializer):
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    store: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = Member
@@ -30,10 +32,14 @@ class MemberListCreateApi(APIView):
         phone = serializers.CharField(max_length=32)
         name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
         store = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
-        channel = serializers.ChoiceField(choices=Member.Channel.choices, default=Member.Channel.STORE)
+        channel = serializers.ChoiceField(
+            choices=Member.Channel.choices, default=Member.Channel.STORE
+        )
 
     @extend_schema(
-        parameters=[OpenApiParameter("phone", str, description="Find by phone (any common format)")],
+        parameters=[
+            OpenApiParameter("phone", str, description="Find by phone (any common format)")
+        ],
         responses=MemberOutputSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
@@ -48,7 +54,10 @@ class MemberListCreateApi(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(MemberOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: MemberOutputSerializer, 200: MemberOutputSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: MemberOutputSerializer, 200: MemberOutputSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -63,11 +72,14 @@ class MemberListCreateApi(APIView):
             if store is not None and store != scoped:
                 raise ApplicationError(
                     _("This key is limited to store %(code)s.") % {"code": scoped.code},
-                    code="permission_denied", status_code=403,
+                    code="permission_denied",
+                    status_code=403,
                 )
             store = scoped
         member, created = member_enrol(
-            phone=data.validated_data["phone"], name=data.validated_data["name"], store=store,
+            phone=data.validated_data["phone"],
+            name=data.validated_data["name"],
+            store=store,
             channel=data.validated_data["channel"],
             actor=request.user if request.user.is_authenticated else None,
             via=AuditEntry.Via.API,

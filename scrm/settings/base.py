@@ -18,7 +18,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 # Local-only default; production.py refuses to start with it.
-INSECURE_DEFAULT_SECRET_KEY = "django-insecure-scrm-local-development-only-key-do-not-deploy"
+INSECURE_DEFAULT_SECRET_KEY = "django-insecure-scrm-local-development-only-key-do-not-deploy"  # noqa: S105
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

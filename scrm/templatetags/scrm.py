@@ -54,7 +54,11 @@ def compact_number(value: Any) -> str:
     if abs(n) < 10_000:
         return f"{int(n):,}" if n == n.to_integral_value() else f"{n:,}"
     if zh:
-        for size, unit in ((Decimal(10) ** 12, "万亿"), (Decimal(10) ** 8, "亿"), (Decimal(10) ** 4, "万")):
+        for size, unit in (
+            (Decimal(10) ** 12, "万亿"),
+            (Decimal(10) ** 8, "亿"),
+            (Decimal(10) ** 4, "万"),
+        ):
             if abs(n) >= size:
                 return f"{(n / size).quantize(Decimal('0.1')).normalize():f}{unit}"
     for size, unit in ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "K")):

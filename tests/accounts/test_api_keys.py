@@ -27,7 +27,9 @@ def test_keys_are_stored_hashed_and_shown_once():
 @pytest.mark.django_db
 def test_apikey_create_command_prints_the_key_alone_on_its_last_line(store_sh):
     out, err = StringIO(), StringIO()
-    call_command("apikey_create", "--name", "POS Shanghai", "--store", "sh01", stdout=out, stderr=err)
+    call_command(
+        "apikey_create", "--name", "POS Shanghai", "--store", "sh01", stdout=out, stderr=err
+    )
     last = out.getvalue().strip().splitlines()[-1]
     key = ApiKey.objects.get()
     assert last.startswith(f"scrm_{key.prefix}_") and " " not in last
@@ -63,7 +65,7 @@ def test_api_requires_a_valid_key_and_revocation_takes_effect(member):
 
 @pytest.mark.django_db
 def test_a_wrong_secret_with_a_real_prefix_is_refused():
-    key, plain = apikey_create(name="POS", actor=None)
+    _key, plain = apikey_create(name="POS", actor=None)
     forged = plain[:-4] + ("AAAA" if not plain.endswith("AAAA") else "BBBB")
     assert Client().get("/api/v1/members/", **bearer(forged)).status_code == 401
 
@@ -72,10 +74,18 @@ def test_a_wrong_secret_with_a_real_prefix_is_refused():
 def test_store_scoped_key_enrols_into_its_store_and_may_not_name_another(store_sh, store_bj):
     _key, plain = apikey_create(name="POS SH", store=store_sh, actor=None)
     client = Client()
-    created = client.post("/api/v1/members/", {"phone": "13911112222"}, content_type="application/json", **bearer(plain))
+    created = client.post(
+        "/api/v1/members/",
+        {"phone": "13911112222"},
+        content_type="application/json",
+        **bearer(plain),
+    )
     assert created.status_code == 201 and created.json()["store"] == "SH01"
     other = client.post(
-        "/api/v1/members/", {"phone": "13911113333", "store": "BJ01"}, content_type="application/json", **bearer(plain)
+        "/api/v1/members/",
+        {"phone": "13911113333", "store": "BJ01"},
+        content_type="application/json",
+        **bearer(plain),
     )
     assert other.status_code == 403
     assert other.json()["error"]["code"] == "permission_denied"
@@ -99,7 +109,11 @@ def test_each_key_has_its_own_rate_limit_with_retry_after(member):
 def test_the_default_rate_applies_to_keys_without_their_own():
     _key, plain = apikey_create(name="default", actor=None)
     client = Client()
-    assert [client.get("/api/v1/members/", **bearer(plain)).status_code for _ in range(3)] == [200, 200, 429]
+    assert [client.get("/api/v1/members/", **bearer(plain)).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
 
 
 @pytest.mark.django_db

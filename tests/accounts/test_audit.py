@@ -9,10 +9,18 @@ from accounts.services import audit_record, store_save
 
 
 @pytest.mark.django_db
-def test_store_changes_record_before_and_after_with_actor_and_ip(admin_client, admin_user, store_sh):
+def test_store_changes_record_before_and_after_with_actor_and_ip(
+    admin_client, admin_user, store_sh
+):
     response = admin_client.post(
         f"/console/settings/stores/{store_sh.pk}/",
-        {"code": "SH01", "name": "上海新天地店", "city": "上海", "time_zone": "Asia/Shanghai", "is_active": "on"},
+        {
+            "code": "SH01",
+            "name": "上海新天地店",
+            "city": "上海",
+            "time_zone": "Asia/Shanghai",
+            "is_active": "on",
+        },
         REMOTE_ADDR="10.1.2.3",
     )
     assert response.status_code == 302

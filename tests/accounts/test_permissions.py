@@ -20,7 +20,7 @@ def _walk(patterns, prefix=""):
 
 def staff_urls():
     urls = []
-    for route, pattern in _walk(get_resolver().url_patterns):
+    for route, _pattern in _walk(get_resolver().url_patterns):
         if not route.startswith(("console/", "counter/")):
             continue
         path = "/" + route.replace("^", "").replace("$", "")
@@ -92,7 +92,14 @@ def test_clerks_of_another_store_are_refused_its_counter(client, clerk_bj, store
 ADMIN_ONLY = [
     u
     for u in STAFF_URLS
-    if u.startswith(("/console/settings/stores", "/console/settings/staff", "/console/settings/api-keys", "/console/audit"))
+    if u.startswith(
+        (
+            "/console/settings/stores",
+            "/console/settings/staff",
+            "/console/settings/api-keys",
+            "/console/audit",
+        )
+    )
     and "revoke" not in u
 ]
 

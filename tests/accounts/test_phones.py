@@ -7,13 +7,22 @@ from accounts.phones import InvalidPhone, mask_name, mask_phone, normalize_phone
 
 @pytest.mark.parametrize(
     "raw",
-    ["13800138000", "+8613800138000", "+86 138 0013 8000", "008613800138000", "86-138-0013-8000", " 138 0013 8000 "],
+    [
+        "13800138000",
+        "+8613800138000",
+        "+86 138 0013 8000",
+        "008613800138000",
+        "86-138-0013-8000",
+        " 138 0013 8000 ",
+    ],
 )
 def test_common_ways_of_typing_a_mainland_number_give_one_e164(raw):
     assert normalize_phone(raw) == "+8613800138000"
 
 
-@pytest.mark.parametrize("raw", ["", "1380013800", "23800138000", "+8612800138000", "phone", "138001380001"])
+@pytest.mark.parametrize(
+    "raw", ["", "1380013800", "23800138000", "+8612800138000", "phone", "138001380001"]
+)
 def test_numbers_that_are_not_mobile_numbers_are_refused(raw):
     with pytest.raises(InvalidPhone):
         normalize_phone(raw)
@@ -27,7 +36,9 @@ def test_masking_keeps_first_three_and_last_four_digits():
     assert mask_phone("+8613800138000") == "138****8000"
 
 
-@pytest.mark.parametrize(("name", "masked"), [("王芳", "王*"), ("欧阳明", "欧*明"), ("王", "王*"), ("", "")])
+@pytest.mark.parametrize(
+    ("name", "masked"), [("王芳", "王*"), ("欧阳明", "欧*明"), ("王", "王*"), ("", "")]
+)
 def test_name_masking(name, masked):
     assert mask_name(name) == masked
 

@@ -32,7 +32,14 @@ def test_admin_role_opens_django_admin(admin_user):
 @pytest.mark.django_db
 def test_clerk_needs_a_store():
     with pytest.raises(ApplicationError) as exc:
-        staff_save(email="c@example.com", name="C", role=roles.CLERK, stores=[], password="x" * 16, actor=None)
+        staff_save(
+            email="c@example.com",
+            name="C",
+            role=roles.CLERK,
+            stores=[],
+            password="x" * 16,
+            actor=None,
+        )
     assert "stores" in exc.value.fields
     assert not User.objects.filter(email="c@example.com").exists()
 
@@ -42,14 +49,23 @@ def test_staff_passwords_need_twelve_characters(store_sh):
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
-        staff_save(email="c@example.com", name="C", role=roles.CLERK, stores=[store_sh], password="short-pw-1", actor=None)
+        staff_save(
+            email="c@example.com",
+            name="C",
+            role=roles.CLERK,
+            stores=[store_sh],
+            password="short-pw-1",
+            actor=None,
+        )
     assert not User.objects.filter(email="c@example.com").exists()
 
 
 @pytest.mark.django_db
 def test_admin_cannot_demote_themselves(admin_user):
     with pytest.raises(ApplicationError):
-        staff_save(user=admin_user, email=admin_user.email, name="x", role=roles.OPERATOR, actor=admin_user)
+        staff_save(
+            user=admin_user, email=admin_user.email, name="x", role=roles.OPERATOR, actor=admin_user
+        )
     assert User.objects.get(pk=admin_user.pk).role == roles.ADMIN
 
 

@@ -66,7 +66,9 @@ def test_asking_for_a_code_twice_in_a_row_is_told_to_wait(member, lang, wait_mes
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("lang", "locked"), [("en", "Try again in 15 minutes"), ("zh-hans", "请 15 分钟后再试")])
+@pytest.mark.parametrize(
+    ("lang", "locked"), [("en", "Try again in 15 minutes"), ("zh-hans", "请 15 分钟后再试")]
+)
 def test_five_wrong_codes_lock_further_tries(member, lang, locked, time_machine):
     client = _client(lang)
     client.post(REQUEST, {"phone": "13800138000"})
@@ -109,7 +111,9 @@ def test_an_invalid_phone_is_named_in_the_form(db):
 @pytest.mark.django_db
 def test_staff_sign_in_with_email_and_password_lands_in_their_shell(operator, clerk_sh, password):
     client = Client()
-    response = client.post("/accounts/login/", {"login": "operator@example.com", "password": password})
+    response = client.post(
+        "/accounts/login/", {"login": "operator@example.com", "password": password}
+    )
     assert response.status_code == 302
     assert client.get("/").url == "/console/"
     client = Client()
@@ -122,8 +126,12 @@ def test_staff_sign_in_with_email_and_password_lands_in_their_shell(operator, cl
 def test_repeated_wrong_passwords_are_rate_limited(operator, password):
     client = Client()
     for _ in range(5):
-        client.post("/accounts/login/", {"login": "operator@example.com", "password": "wrong-password-x"})
-    response = client.post("/accounts/login/", {"login": "operator@example.com", "password": password})
+        client.post(
+            "/accounts/login/", {"login": "operator@example.com", "password": "wrong-password-x"}
+        )
+    response = client.post(
+        "/accounts/login/", {"login": "operator@example.com", "password": password}
+    )
     assert response.status_code == 200  # even the right password waits
     assert "_auth_user_id" not in client.session
     assert AuditEntry.objects.filter(action="auth.sign_in_failed").count() >= 5

@@ -23,8 +23,11 @@ class FakeGateway:
             def do_POST(self):
                 length = int(self.headers["Content-Length"])
                 gateway.requests.append(
-                    {"auth": self.headers["Authorization"], "type": self.headers["Content-Type"],
-                     "json": json.loads(self.rfile.read(length))}
+                    {
+                        "auth": self.headers["Authorization"],
+                        "type": self.headers["Content-Type"],
+                        "json": json.loads(self.rfile.read(length)),
+                    }
                 )
                 payload = json.dumps(gateway.body).encode()
                 self.send_response(gateway.status)
@@ -54,8 +57,10 @@ def gateway():
 
 def _settings(url):
     return override_settings(
-        SCRM_SMS_BACKEND="accounts.sms.HttpGatewayBackend", SCRM_SMS_GATEWAY_URL=url,
-        SCRM_SMS_GATEWAY_TOKEN="tok-123", SCRM_SMS_GATEWAY_SENDER="SCRM",
+        SCRM_SMS_BACKEND="accounts.sms.HttpGatewayBackend",
+        SCRM_SMS_GATEWAY_URL=url,
+        SCRM_SMS_GATEWAY_TOKEN="tok-123",
+        SCRM_SMS_GATEWAY_SENDER="SCRM",
     )
 
 
@@ -70,7 +75,9 @@ def test_gateway_receives_the_documented_request(gateway):
     assert req["json"]["sender"] == "SCRM" and len(req["json"]["idempotency_key"]) == 32
 
 
-@pytest.mark.parametrize(("status", "body"), [(500, {"error": "down"}), (401, {}), (200, {"ok": True})])
+@pytest.mark.parametrize(
+    ("status", "body"), [(500, {"error": "down"}), (401, {}), (200, {"ok": True})]
+)
 def test_gateway_failures_raise_sms_error(status, body):
     fake = FakeGateway(status=status, body=body)
     try:

@@ -43,7 +43,7 @@ def test_concurrent_enrolment_of_one_phone_makes_one_member(store_sh):
         try:
             barrier.wait()
             results.append(member_enrol(phone="13900001111", store=store_sh))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -88,11 +88,15 @@ def test_one_box_search_infers_the_kind_of_look_up(store_sh):
 def test_counter_search_masks_phones_except_an_exact_look_up(clerk_client, store_sh, store_bj):
     MemberFactory(phone="+8613800138000", name="林晓雨", store=store_sh)
     MemberFactory(phone="+8613700008000", name="张伟", store=store_bj)
-    html = clerk_client.get("/counter/SH01/search/", {"q": "8000"}, HTTP_HX_REQUEST="true").content.decode()
+    html = clerk_client.get(
+        "/counter/SH01/search/", {"q": "8000"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "138****8000" in html and "林*" in html
     assert "13800138000" not in html
     assert "张" not in html  # another store's member is not listed
-    exact = clerk_client.get("/counter/SH01/search/", {"q": "13800138000"}, HTTP_HX_REQUEST="true").content.decode()
+    exact = clerk_client.get(
+        "/counter/SH01/search/", {"q": "13800138000"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "13800138000" in exact and "林晓雨" in exact
     assert AuditEntry.objects.filter(action="counter.lookup").count() == 2
 
@@ -103,7 +107,9 @@ def test_operator_member_list_searches_and_paginates(operator_client, store_sh):
         MemberFactory(phone=f"+861390000{i:04d}", name=f"会员{i}", store=store_sh)
     page1 = operator_client.get("/console/members/").content.decode()
     assert "30" in page1 and "?page=2" in page1
-    one = operator_client.get("/console/members/", {"q": "会员7"}, HTTP_HX_REQUEST="true").content.decode()
+    one = operator_client.get(
+        "/console/members/", {"q": "会员7"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "会员7" in one and "会员8" not in one and "<html" not in one
 
 
@@ -113,11 +119,20 @@ def test_api_enrols_and_looks_up_members_in_the_error_shape(store_sh):
     from django.test import Client
 
     client = Client(HTTP_AUTHORIZATION=f"Bearer {plain}")
-    created = client.post("/api/v1/members/", {"phone": "+86 139 1234 5678", "name": "张伟", "store": "SH01"}, content_type="application/json")
+    created = client.post(
+        "/api/v1/members/",
+        {"phone": "+86 139 1234 5678", "name": "张伟", "store": "SH01"},
+        content_type="application/json",
+    )
     assert created.status_code == 201
     body = created.json()
     assert body["phone"] == "+8613912345678" and body["store"] == "SH01"
-    assert client.post("/api/v1/members/", {"phone": "13912345678"}, content_type="application/json").status_code == 200
+    assert (
+        client.post(
+            "/api/v1/members/", {"phone": "13912345678"}, content_type="application/json"
+        ).status_code
+        == 200
+    )
     found = client.get("/api/v1/members/", {"phone": "13912345678"}).json()
     assert found["count"] == 1 and found["results"][0]["code"] == body["code"]
     assert client.get(f"/api/v1/members/{body['code'].lower()}/").status_code == 200
@@ -141,7 +156,9 @@ def test_api_names_the_bad_field(payload, field):
     _key, plain = apikey_create(name="POS", actor=None)
     from django.test import Client
 
-    response = Client(HTTP_AUTHORIZATION=f"Bearer {plain}").post("/api/v1/members/", payload, content_type="application/json")
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {plain}").post(
+        "/api/v1/members/", payload, content_type="application/json"
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid" and field in error["fields"]

@@ -28,5 +28,7 @@ class Command(BaseCommand):
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         scope = f"store {store_obj.code}" if store_obj else "all stores"
-        self.stderr.write(f"Created API key '{key.name}' ({scope}). Store it now: it is not shown again.")
+        self.stderr.write(
+            f"Created API key '{key.name}' ({scope}). Store it now: it is not shown again."
+        )
         self.stdout.write(plain)

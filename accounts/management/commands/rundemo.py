@@ -32,7 +32,13 @@ class Command(BaseCommand):
             )
             children.append(
                 subprocess.Popen(
-                    [*celery, "beat", "--loglevel=WARNING", "--schedule", str(var / "celerybeat-schedule")]
+                    [
+                        *celery,
+                        "beat",
+                        "--loglevel=WARNING",
+                        "--schedule",
+                        str(var / "celerybeat-schedule"),
+                    ]
                 )
             )
         base = f"http://{host}:{port}"
@@ -49,7 +55,9 @@ class Command(BaseCommand):
             "                 (the sign-in code is shown on the page and printed here)",
             f"  API docs       {base}/api/v1/docs/    health: {base}/healthz",
             "",
-            "  Background work: a Celery worker and scheduler on the embedded broker." if children else "",
+            "  Background work: a Celery worker and scheduler on the embedded broker."
+            if children
+            else "",
             "  Press Ctrl+C to stop everything.",
             "=" * 72,
             "",

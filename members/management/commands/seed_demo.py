@@ -60,8 +60,12 @@ class Command(BaseCommand):
         for email, name, role, codes in STAFF:
             if not User.objects.filter(email=email).exists():
                 staff_save(
-                    email=email, name=name, role=role, stores=[stores[c] for c in codes],
-                    password=pw, actor=None,
+                    email=email,
+                    name=name,
+                    role=role,
+                    stores=[stores[c] for c in codes],
+                    password=pw,
+                    actor=None,
                 )
         now = timezone.now()
         created = 0
