@@ -32,14 +32,18 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
-    parser.add_argument("--size", type=int, default=None, help="data size (scenario default if omitted)")
+    parser.add_argument(
+        "--size", type=int, default=None, help="data size (scenario default if omitted)"
+    )
     args = parser.parse_args(argv)
 
     available = sorted(m.name for m in pkgutil.iter_modules(scenarios.__path__))
     chosen = args.names or available
     unknown = set(chosen) - set(available)
     if unknown:
-        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; have {', '.join(available)}")
+        parser.error(
+            f"unknown scenario(s): {', '.join(sorted(unknown))}; have {', '.join(available)}"
+        )
 
     setup_test_environment()
     old = setup_databases(verbosity=0, interactive=False, aliases={"default"})

@@ -29,7 +29,15 @@ def run(size: int) -> dict:
         phone = f"+861{rng.randint(3, 9)}{i:09d}"
         code = f"MB{i:07d}"
         store_ix = i % len(stores)
-        batch.append(Member(code=code, phone=phone, phone_last4=phone[-4:], name=f"会员{i}", store=stores[store_ix]))
+        batch.append(
+            Member(
+                code=code,
+                phone=phone,
+                phone_last4=phone[-4:],
+                name=f"会员{i}",
+                store=stores[store_ix],
+            )
+        )
         phones.append((store_ix, phone, code))
         if len(batch) == 10_000:
             Member.objects.bulk_create(batch)

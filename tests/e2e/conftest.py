@@ -25,7 +25,11 @@ CHROMIUM_ARGS = [
 
 
 def _chromium() -> str:
-    path = os.environ.get("SCRM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    path = (
+        os.environ.get("SCRM_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
     if not path:
         pytest.fail("Chromium is not installed: `make test` installs Debian's chromium package.")
     return path

@@ -13,8 +13,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 LANGS = ["zh-hans", "en"]
 TEXT = {
-    "zh-hans": {"members": "会员", "counter": "门店收银台", "none": "本店未找到该会员", "portal": "会员俱乐部", "code": "会员码"},
-    "en": {"members": "Members", "counter": "Counter", "none": "No member found in this store", "portal": "Member club", "code": "Member code"},
+    "zh-hans": {
+        "members": "会员",
+        "counter": "门店收银台",
+        "none": "本店未找到该会员",
+        "portal": "会员俱乐部",
+        "code": "会员码",
+    },
+    "en": {
+        "members": "Members",
+        "counter": "Counter",
+        "none": "No member found in this store",
+        "portal": "Member club",
+        "code": "Member code",
+    },
 }
 
 
@@ -113,7 +125,10 @@ def test_language_switcher_and_phone_menu_work_in_the_browser(world, open_page):
     page.click(".topbar .lang-form button[value=en]")
     page.wait_for_load_state("networkidle")
     assert page.locator(".stat-title").first.inner_text() == "Members"
-    assert not page.locator("#sidebar").is_visible() or page.locator("#sidebar").bounding_box()["x"] < 0
+    assert (
+        not page.locator("#sidebar").is_visible()
+        or page.locator("#sidebar").bounding_box()["x"] < 0
+    )
     page.click("[data-toggle-sidebar]")
     page.wait_for_timeout(300)
     assert page.locator("#sidebar").bounding_box()["x"] >= 0
