@@ -1,5 +1,8 @@
 # The README's commands. `make run` serves the demo; `make test` is what CI runs.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# Some machines' pip configuration names local indexes that do not exist; pip warns per package.
+PIP_QUIET := { grep -v '^WARNING: Location' || true; }
 .DEFAULT_GOAL := help
 
 # Python 3.12: on PATH, or a pyenv install the shim doesn't expose.
@@ -21,10 +24,10 @@ help:
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is required (python3.12 not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | $(PIP_QUIET)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' 2>&1 | $(PIP_QUIET)
 	@touch $@
 
 install: $(VENV)/.installed

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts import roles
 from accounts.roles import PERMISSIONS
@@ -200,17 +201,17 @@ class ApiKey(models.Model):
 
 # Actions later apps record add their own labels here through ``register_audit_actions``.
 AUDIT_ACTION_LABELS: dict[str, object] = {
-    "auth.signed_in": _("Signed in"),
-    "auth.sign_in_failed": _("Sign-in failed"),
-    "auth.code_locked": _("Code sign-in locked after wrong codes"),
-    "store.created": _("Store created"),
-    "store.updated": _("Store updated"),
-    "staff.created": _("Staff member created"),
-    "staff.updated": _("Staff member updated"),
-    "apikey.created": _("API key created"),
-    "apikey.revoked": _("API key revoked"),
-    "member.enrolled": _("Member enrolled"),
-    "counter.lookup": _("Member look-up at the counter"),
+    "auth.signed_in": pgettext_lazy("audit action", "Signed in"),
+    "auth.sign_in_failed": pgettext_lazy("audit action", "Sign-in failed"),
+    "auth.code_locked": pgettext_lazy("audit action", "Code sign-in locked after wrong codes"),
+    "store.created": pgettext_lazy("audit action", "Store created"),
+    "store.updated": pgettext_lazy("audit action", "Store updated"),
+    "staff.created": pgettext_lazy("audit action", "Staff member created"),
+    "staff.updated": pgettext_lazy("audit action", "Staff member updated"),
+    "apikey.created": pgettext_lazy("audit action", "API key created"),
+    "apikey.revoked": pgettext_lazy("audit action", "API key revoked"),
+    "member.enrolled": pgettext_lazy("audit action", "Member enrolled"),
+    "counter.lookup": pgettext_lazy("audit action", "Member look-up at the counter"),
 }
 
 

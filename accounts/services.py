@@ -39,7 +39,10 @@ def snapshot(instance: models.Model, fields: Iterable[str] | None = None) -> dic
         if f.name in AUDIT_SKIP_FIELDS or (fields is not None and f.name not in fields):
             continue
         value = getattr(instance, f.attname)
-        if value is not None and not isinstance(value, (str, int, float, bool)):
+        if f.is_relation and value is not None:
+            # A readable label ("SH01 上海静安店"), not a bare id, for people reading the log.
+            value = str(getattr(instance, f.name))
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
             value = str(value)
         data[f.name] = value
     return data

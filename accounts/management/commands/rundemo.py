@@ -22,7 +22,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: str, host: str, no_worker: bool, **options):
         children: list[subprocess.Popen] = []
-        celery = [sys.executable, "-m", "celery", "-A", "scrm"]
+        # -q: no banners, so the sign-ins printed below stay on screen.
+        celery = [sys.executable, "-m", "celery", "-q", "-A", "scrm"]
         if not no_worker:
             var = settings.VAR_DIR
             children.append(
