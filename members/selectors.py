@@ -46,3 +46,83 @@ def member_search(*, qs: QuerySet[Member], q: str) -> tuple[QuerySet[Member], st
 
 def member_for_store(*, store: Store, q: str) -> tuple[QuerySet[Member], str]:
     return member_search(qs=Member.objects.select_related("store").filter(store=store), q=q)
+
+
+# --- The member card: what the counter, the portal and the API show -------------------------
+
+
+def lifecycle_stage(member: Member, now=None) -> str:
+    """A first reading of the lifecycle from the cached counters; the nightly job refines it."""
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    if member.purchase_count == 0 or member.last_purchase_at is None:
+        return "prospect"
+    idle = (now - member.last_purchase_at).days
+    if idle >= 180:
+        return "lapsed"
+    if idle >= 90:
+        return "dormant"
+    return {1: "first_purchase", 2: "second_purchase"}.get(member.purchase_count, "repeat")
+
+
+def member_card(member: Member) -> dict:
+    """The member card of API.md. Works on a locked member inside an order's transaction."""
+    from members.models import GiftGrant, Voucher
+    from members.services.tiers import ladder, progress, standing
+
+    tiers = ladder()
+    tier = member.tier or tiers[0]
+    s = standing(member)
+    p = progress(member, s, tiers)
+    next_tier = None
+    if p.next_tier is not None:
+        missing: dict = {}
+        if p.purchases_missing is not None:
+            missing["purchases"] = p.purchases_missing
+        if p.spend_missing is not None:
+            missing["annual_spend"] = f"{p.spend_missing:.2f}"
+        next_tier = {"code": p.next_tier.code, "name": p.next_tier.name, "missing": missing}
+    tier_obj = next((t for t in tiers if t.pk == tier.pk), tier)
+    benefits = [
+        {
+            "code": b.code,
+            "name": b.name,
+            "kind": b.kind,
+            **({"percent": b.percent} if b.percent else {}),
+        }
+        for b in tier_obj.benefits.all()
+    ]
+    gifts = GiftGrant.objects.filter(member=member, status=GiftGrant.Status.PENDING).order_by(
+        "granted_at"
+    )
+    vouchers = Voucher.objects.filter(
+        member=member, status=Voucher.Status.AVAILABLE
+    ).select_related("template")
+    return {
+        "code": member.code,
+        "phone": member.phone,
+        "name": member.name,
+        "store": member.store.code if member.store_id and member.store else None,
+        "tier": {"code": tier.code, "name": tier.name},
+        "points_balance": member.points_balance,
+        "points_debt": member.points_debt,
+        "purchase_count": member.purchase_count,
+        "annual_spend": f"{s.window_spend:.2f}",
+        "lifecycle_stage": lifecycle_stage(member),
+        "next_tier": next_tier,
+        "benefits": benefits,
+        "pending_gifts": [
+            {"id": g.pk, "name": g.name, "granted_at": g.granted_at.isoformat()} for g in gifts
+        ],
+        "vouchers": [
+            {
+                "code": v.code,
+                "name": v.template.name,
+                "expires_at": v.expires_at.isoformat() if v.expires_at else None,
+            }
+            for v in vouchers
+        ],
+        "referral_code": None,
+        "joined_at": member.joined_at.isoformat(),
+    }

@@ -16,6 +16,23 @@ app.conf.beat_schedule = {
         "task": "scrm.tasks.heartbeat",
         "schedule": 60.0,
     },
+    # Loyalty, nightly in Asia/Shanghai: vouchers, then points, then the tier spend window.
+    "vouchers-expire": {
+        "task": "members.tasks.vouchers_expire_due",
+        "schedule": crontab(hour=0, minute=5),
+    },
+    "points-expire": {
+        "task": "members.tasks.points_expire_due",
+        "schedule": crontab(hour=0, minute=15),
+    },
+    "points-expiring-notice": {
+        "task": "members.tasks.points_notify_expiring",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    "tiers-daily": {
+        "task": "members.tasks.tiers_evaluate_daily",
+        "schedule": crontab(hour=1, minute=0),
+    },
     "clear-expired-sessions": {
         "task": "accounts.tasks.sessions_clear_expired",
         "schedule": crontab(hour=3, minute=17),

@@ -8,6 +8,15 @@ from accounts import roles, sms
 from tests.factories import PASSWORD, MemberFactory, StoreFactory, make_staff
 
 
+def _ensure_reference_data():
+    from members.defaults import ensure_loyalty_defaults
+    from members.services.orders import _product_ids
+
+    roles.ensure_role_groups()
+    ensure_loyalty_defaults()
+    _product_ids.clear()  # product ids cached per process; a flushed database reuses none
+
+
 @pytest.fixture(autouse=True)
 def _clean_state(request):
     """Each test starts with an empty cache (rate limits, locks) and SMS outbox; role groups exist
@@ -15,12 +24,13 @@ def _clean_state(request):
     cache.clear()
     sms.outbox.clear()
     names = set(request.fixturenames)
-    if names & {"transactional_db", "live_server"}:
+    marker = request.node.get_closest_marker("django_db")
+    if names & {"transactional_db", "live_server"} or (marker and marker.kwargs.get("transaction")):
         request.getfixturevalue("transactional_db")
-        roles.ensure_role_groups()
-    elif "db" in names or request.node.get_closest_marker("django_db"):
+        _ensure_reference_data()
+    elif "db" in names or marker:
         request.getfixturevalue("db")
-        roles.ensure_role_groups()
+        _ensure_reference_data()
     yield
     sms.outbox.clear()
 

@@ -13,7 +13,8 @@ from accounts.api.permissions import key_store
 from accounts.models import AuditEntry, Store
 from accounts.phones import InvalidPhone, normalize_phone
 from members.models import Member
-from members.services import member_enrol
+from members.selectors import member_card
+from members.services import member_enrol, member_update
 from scrm.exceptions import ApplicationError
 
 
@@ -28,12 +29,20 @@ class MemberOutputSerializer(serializers.ModelSerializer):
 
 
 class MemberListCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class MemberEnrolInput(serializers.Serializer):
         phone = serializers.CharField(max_length=32)
         name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
         store = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
         channel = serializers.ChoiceField(
             choices=Member.Channel.choices, default=Member.Channel.STORE
+        )
+        email = serializers.EmailField(required=False, allow_blank=True, default="")
+        birthday = serializers.DateField(required=False, allow_null=True, default=None)
+        referral_code = serializers.CharField(
+            max_length=32, required=False, allow_blank=True, default=""
+        )
+        consent = serializers.DictField(
+            child=serializers.BooleanField(), required=False, default=dict
         )
 
     @extend_schema(
@@ -55,11 +64,11 @@ class MemberListCreateApi(APIView):
         return paginator.get_paginated_response(MemberOutputSerializer(page, many=True).data)
 
     @extend_schema(
-        request=InputSerializer,
+        request=MemberEnrolInput,
         responses={201: MemberOutputSerializer, 200: MemberOutputSerializer},
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.MemberEnrolInput(data=request.data)
         data.is_valid(raise_exception=True)
         scoped = key_store(request)
         store_code = data.validated_data["store"]
@@ -81,17 +90,40 @@ class MemberListCreateApi(APIView):
             name=data.validated_data["name"],
             store=store,
             channel=data.validated_data["channel"],
+            email=data.validated_data["email"],
+            birthday=data.validated_data["birthday"],
             actor=request.user if request.user.is_authenticated else None,
             via=AuditEntry.Via.API,
         )
         return Response(
-            MemberOutputSerializer(member).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            member_card(member), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 
 class MemberDetailApi(APIView):
-    @extend_schema(responses=MemberOutputSerializer)
+    class MemberPatchInput(serializers.Serializer):
+        name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        email = serializers.EmailField(required=False, allow_blank=True)
+        birthday = serializers.DateField(required=False, allow_null=True)
+
+    @extend_schema(responses={200: dict})
     def get(self, request: Request, code: str) -> Response:
-        member = get_object_or_404(Member.objects.select_related("store"), code=code.upper())
-        return Response(MemberOutputSerializer(member).data)
+        member = get_object_or_404(
+            Member.objects.select_related("store", "tier"), code=code.upper()
+        )
+        return Response(member_card(member))
+
+    @extend_schema(request=MemberPatchInput, responses={200: dict})
+    def patch(self, request: Request, code: str) -> Response:
+        member = get_object_or_404(
+            Member.objects.select_related("store", "tier"), code=code.upper()
+        )
+        data = self.MemberPatchInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        member = member_update(
+            member=member,
+            data=data.validated_data,
+            actor=request.user if request.user.is_authenticated else None,
+            via=AuditEntry.Via.API,
+        )
+        return Response(member_card(member))

@@ -215,6 +215,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.IsIntegrationOrStaff"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["scrm.api_parsers.LimitedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "scrm.api_exceptions.api_exception_handler",
@@ -222,6 +223,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SCRM_API_DEFAULT_RATE_PER_MINUTE = env.int("SCRM_API_DEFAULT_RATE_PER_MINUTE", default=6000)
+# A batch of 1,000 orders with a few lines each fits well inside this.
+SCRM_API_MAX_BODY_BYTES = env.int("SCRM_API_MAX_BODY_BYTES", default=8 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = SCRM_API_MAX_BODY_BYTES
 SPECTACULAR_SETTINGS = {
     "TITLE": "SCRM integration API",
     "DESCRIPTION": "Members, orders, points, vouchers and tiers for POS, shops and mini-programs.",

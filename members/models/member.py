@@ -31,6 +31,8 @@ class Member(models.Model):
         validators=[RegexValidator(r"^\+[1-9]\d{6,14}$", _("Enter an 11-digit mobile number"))],
     )
     name = models.CharField(_("name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
     store = models.ForeignKey(
         Store,
         null=True,
@@ -54,11 +56,42 @@ class Member(models.Model):
     # Last four digits, indexed: the counter's most common look-up.
     phone_last4 = models.CharField(max_length=4, editable=False, db_index=True, default="")
 
+    # Loyalty state, cached on the row that every order and refund locks first. The ledger and
+    # the orders are the truth; these are kept equal to them in the same transactions.
+    tier = models.ForeignKey(
+        "members.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        verbose_name=_("tier"),
+    )
+    tier_since = models.DateTimeField(_("tier since"), null=True, blank=True)
+    downgrade_due_at = models.DateTimeField(_("downgrade due at"), null=True, blank=True)
+    points_balance = models.IntegerField(_("points balance"), default=0)
+    points_debt = models.IntegerField(_("points debt"), default=0)
+    purchase_count = models.IntegerField(_("purchases"), default=0)
+    lifetime_spend = models.DecimalField(
+        _("lifetime spend"), max_digits=14, decimal_places=2, default=0
+    )
+    last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
+
     class Meta:
         ordering = ["-joined_at", "-id"]
         verbose_name = _("member")
         verbose_name_plural = _("members")
         indexes = [models.Index(fields=["store", "-joined_at"], name="member_store_joined_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(points_balance__gte=0), name="member_points_balance_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(points_debt__gte=0), name="member_points_debt_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(purchase_count__gte=0), name="member_purchase_count_gte_0"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name or self.masked_phone} ({self.code})"

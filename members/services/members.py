@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 from accounts.models import Store, User
 from accounts.phones import InvalidPhone, normalize_phone
 from accounts.services import audit_record, portal_user_get_or_create, snapshot
-from members.models import CODE_ALPHABET, Member
+from members import events
+from members.models import CODE_ALPHABET, Member, Tier
 from scrm.exceptions import ApplicationError
 
 
@@ -23,6 +24,8 @@ def member_enrol(
     name: str = "",
     store: Store | None = None,
     channel: str = Member.Channel.STORE,
+    email: str = "",
+    birthday=None,
     actor: User | None = None,
     request: HttpRequest | None = None,
     via: str | None = None,
@@ -49,6 +52,9 @@ def member_enrol(
                     name=name.strip(),
                     store=store,
                     channel=channel,
+                    tier=Tier.objects.order_by("rank").first(),
+                    email=email,
+                    birthday=birthday,
                 )
                 member.full_clean(validate_unique=False)
                 member.save()
@@ -60,6 +66,7 @@ def member_enrol(
                     request=request,
                     via=via,
                 )
+                events.send_on_commit(events.member_enrolled, member_id=member.pk)
                 return member, True
         except IntegrityError:
             existing = Member.objects.filter(phone=phone).first()
@@ -84,3 +91,32 @@ def member_portal_user(phone: str) -> User | None:
         member.user = user
         member.save(update_fields=["user"])
         return user
+
+
+@transaction.atomic
+def member_update(
+    *,
+    member: Member,
+    data: dict,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+    via: str | None = None,
+) -> Member:
+    """Update profile fields a member, an operator or an integration may change; audited."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    fields = [f for f in ("name", "email", "birthday") if f in data]
+    before = snapshot(member, fields)
+    for f in fields:
+        setattr(member, f, data[f].strip() if isinstance(data[f], str) else data[f])
+    member.full_clean(exclude=["user", "tier", "store"])
+    member.save(update_fields=fields)
+    audit_record(
+        actor=actor,
+        action="member.updated",
+        target=member,
+        before=before,
+        after=snapshot(member, fields),
+        request=request,
+        via=via,
+    )
+    return member

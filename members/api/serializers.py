@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+from typing import Any
+
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from accounts.models import Store
+from members.models import PointsEntry, Voucher
+from members.services.orders import LineIn, OrderIn, RefundIn
+
+MAX_LINES = 500
+MONEY: dict[str, Any] = {
+    "max_digits": 12,
+    "decimal_places": 2,
+    "min_value": Decimal("0.00"),
+    "coerce_to_string": True,
+}
+
+
+class LineInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    amount = serializers.DecimalField(**MONEY)
+
+
+class OrderInput(serializers.Serializer):
+    # DRF pops declared fields off the class, so this shadows Field.source only for type checkers.
+    source = serializers.RegexField(  # type: ignore[assignment]
+        r"^[a-z0-9_\-]{1,32}$",
+        max_length=32,
+        error_messages={"invalid": _("Use 1-32 lower-case letters, digits, - or _.")},
+    )
+    external_id = serializers.CharField(max_length=100)
+    member = serializers.CharField(max_length=32)
+    store = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
+    placed_at = serializers.DateTimeField()
+    total = serializers.DecimalField(**MONEY)
+    lines = LineInput(many=True, allow_empty=False)
+    vouchers = serializers.ListField(
+        child=serializers.CharField(max_length=20), required=False, default=list, max_length=10
+    )
+
+    def validate_store(self, value: str | None) -> Store | None:
+        if not value:
+            return None
+        store = Store.objects.filter(code=value.upper(), is_active=True).first()
+        if store is None:
+            raise serializers.ValidationError(_("Unknown store."))
+        return store
+
+    def validate_lines(self, value: list) -> list:
+        if len(value) > MAX_LINES:
+            raise serializers.ValidationError(_("At most %(n)s lines.") % {"n": MAX_LINES})
+        return value
+
+    def validate(self, attrs):
+        total = sum((line["amount"] for line in attrs["lines"]), Decimal("0"))
+        if total != attrs["total"]:
+            raise serializers.ValidationError(
+                {"total": [_("The total must equal the sum of the line amounts.")]}
+            )
+        return attrs
+
+    def to_order(self, store_scope: Store | None) -> OrderIn:
+        d = self.validated_data
+        store = d["store"]
+        if store_scope is not None:
+            if store is not None and store != store_scope:
+                from scrm.exceptions import ApplicationError
+
+                raise ApplicationError(
+                    _("This key is limited to store %(code)s.") % {"code": store_scope.code},
+                    code="permission_denied",
+                    status_code=403,
+                )
+            store = store_scope
+        return OrderIn(
+            source=d["source"],
+            external_id=d["external_id"],
+            member=d["member"],
+            placed_at=d["placed_at"],
+            total=d["total"],
+            store=store,
+            vouchers=[v.strip().upper() for v in d["vouchers"]],
+            lines=[
+                LineIn(
+                    sku=ln["sku"],
+                    name=ln["name"],
+                    category=ln["category"],
+                    quantity=ln["quantity"],
+                    amount=ln["amount"],
+                )
+                for ln in d["lines"]
+            ],
+        )
+
+
+class RefundLineInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    amount = serializers.DecimalField(**MONEY)
+
+
+class RefundInput(serializers.Serializer):
+    external_id = serializers.CharField(max_length=100)
+    amount = serializers.DecimalField(required=False, allow_null=True, default=None, **MONEY)
+    lines = RefundLineInput(many=True, required=False, default=list)
+
+    def validate_lines(self, value: list) -> list:
+        if len(value) > MAX_LINES:
+            raise serializers.ValidationError(_("At most %(n)s lines.") % {"n": MAX_LINES})
+        return value
+
+    def to_refund(self) -> RefundIn:
+        d = self.validated_data
+        return RefundIn(
+            external_id=d["external_id"],
+            amount=d["amount"],
+            lines=[
+                LineIn(sku=ln["sku"], quantity=ln["quantity"], amount=ln["amount"])
+                for ln in d["lines"]
+            ],
+        )
+
+
+class PointsEntryOutput(serializers.ModelSerializer):
+    order: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = PointsEntry
+        fields = [
+            "id",
+            "kind",
+            "points",
+            "balance_after",
+            "reason",
+            "order",
+            "expires_at",
+            "created_at",
+        ]
+
+
+class RedemptionInput(serializers.Serializer):
+    points = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    reward = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if not attrs["reward"] and not attrs["reason"]:
+            raise serializers.ValidationError({"reason": [_("Give a reward code or a reason.")]})
+        return attrs
+
+
+class VoucherOutput(serializers.ModelSerializer):
+    template = serializers.SerializerMethodField()
+    member: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    value = serializers.SerializerMethodField(method_name="voucher_value")
+    min_spend = serializers.DecimalField(
+        source="template.min_spend", max_digits=12, decimal_places=2, read_only=True
+    )
+    terms = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Voucher
+        fields = [
+            "code",
+            "status",
+            "template",
+            "value",
+            "min_spend",
+            "valid_from",
+            "expires_at",
+            "member",
+            "issued_at",
+            "redeemed_at",
+            "terms",
+        ]
+
+    def get_template(self, obj: Voucher) -> dict:
+        return {
+            "code": obj.template.code,
+            "name": obj.template.name,
+            "kind": obj.template.kind,
+            "stackable": obj.template.stackable,
+        }
+
+    def voucher_value(self, obj: Voucher) -> dict:
+        t = obj.template
+        return {
+            "amount": f"{t.amount:.2f}" if t.amount is not None else None,
+            "percent": t.percent,
+            "gift_item": t.gift_item or None,
+            "buy_n": t.buy_n,
+            "get_m": t.get_m,
+        }
+
+    def get_terms(self, obj: Voucher) -> str:
+        from django.utils.translation import get_language
+
+        t = obj.template
+        return t.terms_zh if (get_language() or "").startswith("zh") else t.terms_en
+
+
+class VoucherRedeemInput(serializers.Serializer):
+    store = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
+    order = serializers.CharField(max_length=100, required=False, allow_null=True, default=None)

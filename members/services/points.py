@@ -1,0 +1,366 @@
+"""The points ledger. Every change appends one entry and moves the cached balance in the same
+transaction, with the member row locked first (``select_for_update``); the database refuses
+updates and deletes of entries and a negative balance."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.services import audit_record
+from members import events
+from members.models import (
+    LoyaltySettings,
+    Member,
+    Order,
+    PointsEntry,
+    PointsExpiryNotice,
+    Refund,
+    Reward,
+)
+from scrm.exceptions import ApplicationError
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def lock_member(member: Member | int) -> Member:
+    pk = member if isinstance(member, int) else member.pk
+    # No join here: under READ COMMITTED, a row re-checked after waiting for the lock keeps the
+    # joined rows of the first read, so a join would show a tier the member no longer holds.
+    return Member.objects.select_for_update().get(pk=pk)
+
+
+def points_expiry(earned_at: datetime, settings: LoyaltySettings) -> datetime | None:
+    """When points earned at ``earned_at`` expire under the current policy."""
+    if settings.expiry_policy == LoyaltySettings.Expiry.NEVER:
+        return None
+    if settings.expiry_policy == LoyaltySettings.Expiry.ROLLING:
+        return earned_at + timedelta(days=settings.expiry_days)
+    local = earned_at.astimezone(SHANGHAI)
+    # Points earned in year N expire at the end of year N+1 (Shanghai time).
+    return datetime(local.year + 2, 1, 1, tzinfo=SHANGHAI) - timedelta(microseconds=1)
+
+
+def append_entry(
+    *,
+    member: Member,
+    kind: str,
+    points: int,
+    key: str,
+    reason: str = "",
+    order: Order | None = None,
+    refund: Refund | None = None,
+    reward: Reward | None = None,
+    actor: User | None = None,
+    expires_at: datetime | None = None,
+    at: datetime | None = None,
+) -> PointsEntry:
+    """Append to a member row the caller has locked. Raises if the balance would go negative."""
+    new_balance = member.points_balance + points
+    if new_balance < 0:
+        raise ApplicationError(
+            _("Not enough points: the balance is %(balance)s.")
+            % {"balance": member.points_balance},
+            code="insufficient_points",
+            status_code=409,
+            extra={"balance": member.points_balance},
+        )
+    entry = PointsEntry.objects.create(
+        member=member,
+        kind=kind,
+        points=points,
+        balance_after=new_balance,
+        reason=reason[:200],
+        order=order,
+        refund=refund,
+        reward=reward,
+        actor=actor if actor and actor.pk else None,
+        idempotency_key=key,
+        expires_at=expires_at,
+        created_at=at or timezone.now(),
+    )
+    member.points_balance = new_balance
+    Member.objects.filter(pk=member.pk).update(points_balance=new_balance)
+    return entry
+
+
+def earn_points(amount: Decimal, settings: LoyaltySettings, multiplier: Decimal) -> int:
+    """Whole points for a paid amount: rate x multiplier, rounded down."""
+    value = (amount * settings.points_per_cny * multiplier).quantize(
+        Decimal("1"), rounding=ROUND_DOWN
+    )
+    return max(0, int(value))
+
+
+def earn_with_debt(
+    *,
+    member: Member,
+    points: int,
+    key: str,
+    reason: str,
+    order: Order | None,
+    at: datetime,
+    settings: LoyaltySettings,
+    kind: str = PointsEntry.Kind.EARN,
+) -> tuple[int, int]:
+    """Book earned points, then repay any points debt from them. Returns (earned, repaid)."""
+    if points <= 0:
+        return 0, 0
+    append_entry(
+        member=member,
+        kind=kind,
+        points=points,
+        key=key,
+        reason=reason,
+        order=order,
+        expires_at=points_expiry(at, settings),
+        at=at,
+    )
+    repaid = min(points, member.points_debt)
+    if repaid:
+        append_entry(
+            member=member,
+            kind=PointsEntry.Kind.REVERSE,
+            points=-repaid,
+            key=f"{key}:debt",
+            reason=_("Points debt from an earlier refund"),
+            order=order,
+            at=at,
+        )
+        member.points_debt -= repaid
+        Member.objects.filter(pk=member.pk).update(points_debt=member.points_debt)
+    return points, repaid
+
+
+def reverse_for_refund(
+    *, member: Member, points: int, refund: Refund, order: Order
+) -> tuple[int, int]:
+    """Take back ``points``: what the balance holds now, the rest as debt. Returns (taken, debt)."""
+    if points <= 0:
+        return 0, 0
+    taken = min(points, member.points_balance)
+    debt = points - taken
+    if taken:
+        append_entry(
+            member=member,
+            kind=PointsEntry.Kind.REVERSE,
+            points=-taken,
+            key=f"refund:{refund.pk}:reverse",
+            reason=_("Refund of order %(order)s") % {"order": order.external_id},
+            order=order,
+            refund=refund,
+        )
+    if debt:
+        member.points_debt += debt
+        Member.objects.filter(pk=member.pk).update(points_debt=member.points_debt)
+    return taken, debt
+
+
+@transaction.atomic
+def points_redeem(
+    *,
+    member: Member,
+    points: int,
+    key: str,
+    reward: Reward | None = None,
+    reason: str = "",
+    actor: User | None = None,
+) -> tuple[PointsEntry, bool]:
+    """Spend points once per ``key``. Returns (entry, created); a replay returns the first entry."""
+    if points <= 0:
+        raise ApplicationError(
+            _("Redeem a positive number of points."), fields={"points": [_("Must be at least 1.")]}
+        )
+    member = lock_member(member)
+    entry_key = f"redeem:{member.pk}:{key}"
+    existing = PointsEntry.objects.filter(idempotency_key=entry_key).first()
+    if existing is not None:
+        return existing, False
+    if reward is not None and points != reward.points_cost:
+        raise ApplicationError(
+            _("This reward costs %(cost)s points.") % {"cost": reward.points_cost},
+            fields={
+                "points": [_("This reward costs %(cost)s points.") % {"cost": reward.points_cost}]
+            },
+        )
+    entry = append_entry(
+        member=member,
+        kind=PointsEntry.Kind.REDEEM,
+        points=-points,
+        key=entry_key,
+        reason=reason or (reward.name if reward else _("Redeemed")),
+        reward=reward,
+        actor=actor,
+    )
+    if reward is not None:
+        _deliver_reward(member=member, reward=reward, entry=entry)
+    return entry, True
+
+
+def _deliver_reward(*, member: Member, reward: Reward, entry: PointsEntry) -> None:
+    from members.models import GiftGrant
+    from members.services.vouchers import voucher_issue
+
+    if reward.kind == Reward.Kind.VOUCHER and reward.voucher_template is not None:
+        voucher_issue(
+            template=reward.voucher_template,
+            member=member,
+            source="reward",
+            issue_key=f"reward-entry:{entry.pk}",
+        )
+    elif reward.kind == Reward.Kind.GIFT:
+        gift = GiftGrant.objects.create(
+            member=member, name_zh=reward.name_zh, name_en=reward.name_en
+        )
+        events.send_on_commit(events.gift_granted, member_id=member.pk, gift_id=gift.pk)
+    # A donation is the redeem entry itself: the operator sums entries by reward.
+
+
+@transaction.atomic
+def points_adjust(
+    *,
+    member: Member,
+    points: int,
+    reason: str,
+    actor: User | None,
+    key: str | None = None,
+    request=None,
+    kind: str = PointsEntry.Kind.ADJUST,
+    expires: bool = True,
+) -> PointsEntry:
+    """A manual correction by an operator (audited), or an opening balance from an import."""
+    if points == 0:
+        raise ApplicationError(
+            _("Adjust by a non-zero number of points."), fields={"points": [_("Must not be 0.")]}
+        )
+    if not reason.strip():
+        raise ApplicationError(
+            _("Give a reason."), fields={"reason": [_("This field is required.")]}
+        )
+    member = lock_member(member)
+    key = key or f"adjust:{member.pk}:{timezone.now().isoformat()}"
+    existing = PointsEntry.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    before = member.points_balance
+    entry = append_entry(
+        member=member,
+        kind=kind,
+        points=points,
+        key=key,
+        reason=reason,
+        actor=actor,
+        expires_at=points_expiry(now, LoyaltySettings.current())
+        if points > 0 and expires
+        else None,
+    )
+    audit_record(
+        actor=actor,
+        action="points.adjusted",
+        target=member,
+        request=request,
+        before={"points_balance": before},
+        after={"points_balance": member.points_balance, "points": points, "reason": reason},
+    )
+    return entry
+
+
+def expirable_now(member_id: int, now: datetime) -> int:
+    """Points of lots expired by ``now`` that FIFO spending has not consumed yet.
+
+    Spending (redeem, expire, reverse, negative adjust) consumes the earliest-expiring lots first,
+    so what is left of the expired lots is their sum less everything ever debited."""
+    agg = PointsEntry.objects.filter(member_id=member_id).aggregate(
+        expired_lots=Sum("points", filter=Q(points__gt=0, expires_at__lte=now)),
+        debits=Sum("points", filter=Q(points__lt=0)),
+    )
+    return max(0, (agg["expired_lots"] or 0) + (agg["debits"] or 0))
+
+
+def points_expire_member(*, member_id: int, now: datetime) -> int:
+    with transaction.atomic():
+        member = lock_member(member_id)
+        amount = min(expirable_now(member.pk, now), member.points_balance)
+        if amount <= 0:
+            return 0
+        append_entry(
+            member=member,
+            kind=PointsEntry.Kind.EXPIRE,
+            points=-amount,
+            key=f"expire:{member.pk}:{now.isoformat()}",
+            reason=_("Points expired"),
+            at=now,
+        )
+        return amount
+
+
+def points_expire_due(*, now: datetime | None = None) -> int:
+    """Nightly: expire what is due, oldest first, member by member. Returns points expired."""
+    now = now or timezone.now()
+    candidates = (
+        PointsEntry.objects.filter(points__gt=0, expires_at__lte=now, member__points_balance__gt=0)
+        .values_list("member_id", flat=True)
+        .distinct()
+    )
+    return sum(points_expire_member(member_id=pk, now=now) for pk in candidates.iterator())
+
+
+def points_notify_expiring(*, now: datetime | None = None) -> int:
+    """Announce ``points_expiring`` once per member and expiry date, N days ahead."""
+    now = now or timezone.now()
+    settings = LoyaltySettings.current()
+    horizon = now + timedelta(days=settings.expiry_notice_days)
+    sent = 0
+    dates = (
+        PointsEntry.objects.filter(
+            points__gt=0, expires_at__gt=now, expires_at__lte=horizon, member__points_balance__gt=0
+        )
+        .values_list("member_id", "expires_at")
+        .distinct()
+    )
+    for member_id, expires_at in dates.iterator():
+        if expires_at is None:
+            continue
+        at_risk = expirable_now(member_id, expires_at)
+        if at_risk <= 0:
+            continue
+        _notice, created = PointsExpiryNotice.objects.get_or_create(
+            member_id=member_id, expires_at=expires_at, defaults={"points": at_risk}
+        )
+        if created:
+            sent += 1
+            events.points_expiring.send(
+                sender="members", member_id=member_id, points=at_risk, expires_at=expires_at
+            )
+    return sent
+
+
+def points_expiring_soon(
+    member: Member, *, now: datetime | None = None
+) -> tuple[int, datetime | None]:
+    """For the portal: the nearest expiry date and how many points expire then."""
+    now = now or timezone.now()
+    nxt = (
+        PointsEntry.objects.filter(member=member, points__gt=0, expires_at__gt=now)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+    if nxt is None:
+        return 0, None
+    return expirable_now(member.pk, nxt), nxt
+
+
+def proportional(points: int, part: Decimal, whole: Decimal) -> int:
+    if whole <= 0:
+        return 0
+    return math.floor(Decimal(points) * part / whole)

@@ -1,0 +1,190 @@
+"""The shipped growth system, exactly: VIP at the 3rd purchase, a gift at the 5th, Gold at CNY 3000
+in 365 days, points at the multiplier of the tier held before the order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+
+from members.models import GiftGrant, Member, PointsEntry, TierChange
+from members.services import gift_fulfil
+from tests.factories import MemberFactory
+from tests.members.helpers import buy, days_ago, refund
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def m(store_sh):
+    return MemberFactory(store=store_sh)
+
+
+def test_third_paid_order_makes_a_vip_with_ten_percent_off(m):
+    buy(m, 100)
+    second = buy(m, 100)
+    assert second["member"]["tier"]["code"] == "member"
+    assert second["member"]["next_tier"]["missing"]["purchases"] == 1
+    third = buy(m, 100)
+    assert m.tier.code == "vip"
+    assert {"type": "tier_changed", "from": "member", "to": "vip"} in third["events"]
+    assert {"code": "vip_discount", "name": "10% off", "kind": "discount", "percent": 10} in [
+        {**b, "name": "10% off"} if b["code"] == "vip_discount" else b
+        for b in third["member"]["benefits"]
+    ]
+    assert TierChange.objects.get(member=m).cause == "order"
+
+
+def test_points_earn_at_the_multiplier_of_the_tier_held_before_the_order(m):
+    r1, r2, r3 = buy(m, 100), buy(m, 100), buy(m, 100)
+    assert [r["points_earned"] for r in (r1, r2, r3)] == [
+        100,
+        100,
+        100,
+    ]  # 3rd made VIP, earned as Member
+    r4 = buy(m, 100)
+    assert r4["points_earned"] == 120  # VIP x1.2
+    assert m.points_balance == 420
+
+
+def test_fifth_purchase_grants_a_gift_that_waits_until_fulfilled(m, clerk_sh, store_sh):
+    for _ in range(4):
+        buy(m, 50)
+    assert not GiftGrant.objects.exists()
+    fifth = buy(m, 50)
+    assert any(e["type"] == "gift_granted" for e in fifth["events"])
+    assert any(
+        e == {"type": "milestone_reached", "milestone": "gift_5th_purchase"}
+        for e in fifth["events"]
+    )
+    gift = GiftGrant.objects.get(member=m)
+    assert gift.status == "pending"
+    assert [g["id"] for g in fifth["member"]["pending_gifts"]] == [gift.pk]
+    buy(m, 50)  # the 6th grants nothing more
+    assert GiftGrant.objects.count() == 1
+    gift_fulfil(gift=gift, actor=clerk_sh, store=store_sh)
+    gift.refresh_from_db()
+    assert gift.status == "fulfilled" and gift.fulfilled_by == clerk_sh
+    from scrm.exceptions import ApplicationError
+
+    with pytest.raises(ApplicationError):
+        gift_fulfil(gift=gift, actor=clerk_sh)
+
+
+def test_3000_within_365_days_makes_gold_even_with_one_order(m):
+    result = buy(m, "3000.00")
+    assert m.tier.code == "gold"
+    assert result["member"]["next_tier"] is None
+    codes = {b["code"] for b in result["member"]["benefits"]}
+    assert {
+        "gold_discount",
+        "named_advisor",
+        "new_product_trials",
+        "priority_service",
+        "price_protection",
+    } <= codes
+
+
+def test_spend_outside_the_window_does_not_count(m):
+    buy(m, "2000.00", at=days_ago(400))
+    result = buy(m, "1500.00")
+    assert m.tier.code == "member"
+    assert result["member"]["annual_spend"] == "1500.00"
+    assert result["member"]["next_tier"] == {
+        "code": "vip",
+        "name": "VIP",
+        "missing": {"purchases": 1},
+    }
+
+
+def test_refunds_that_bring_the_count_back_to_two_take_vip_away(m):
+    buy(m, 100)
+    buy(m, 100)
+    third = buy(m, 100)
+    assert m.tier.code == "vip"
+    result = refund(m, third["id"], "100.00")
+    assert m.tier.code == "member" and m.purchase_count == 2
+    assert {"type": "tier_changed", "from": "vip", "to": "member"} in result["events"]
+    assert TierChange.objects.filter(member=m, cause="refund").count() == 1
+
+
+def test_partial_refund_keeps_the_purchase_but_reverses_points_in_proportion(m):
+    order = buy(m, "200.00")
+    result = refund(m, order["id"], "50.00")
+    assert result["points_reversed"] == 50
+    assert m.purchase_count == 1 and m.points_balance == 150
+    refund(m, order["id"], "150.00")
+    assert m.purchase_count == 0 and m.points_balance == 0
+
+
+def test_earn_spend_then_refund_cannot_create_points_and_debt_comes_from_next_earnings(m):
+    from members.services import points_redeem
+
+    order = buy(m, "100.00")
+    points_redeem(member=m, points=100, key="k1", reason="coffee")
+    result = refund(m, order["id"], "100.00")
+    m.refresh_from_db()
+    assert result["points_reversed"] == 0 and result["points_debt"] == 100
+    assert m.points_balance == 0 and m.points_debt == 100
+    buy(m, "60.00")
+    assert m.points_balance == 0 and m.points_debt == 40
+    buy(m, "100.00")
+    assert m.points_balance == 60 and m.points_debt == 0
+    # Everything ever paid and kept: 160 CNY -> 160 points; 100 were spent; 60 remain. No points made.
+    assert (
+        sum(PointsEntry.objects.filter(member=m).values_list("points", flat=True))
+        == m.points_balance
+    )
+
+
+def test_refund_of_the_fifth_order_cancels_its_waiting_gift(m):
+    orders = [buy(m, 50) for _ in range(5)]
+    result = refund(m, orders[-1]["id"], "50.00")
+    assert GiftGrant.objects.get(member=m).status == "cancelled"
+    assert any(e["type"] == "milestone_undone" for e in result["events"])
+    buy(m, 50)  # the new 5th purchase earns the gift again
+    assert GiftGrant.objects.filter(member=m, status="pending").count() == 1
+
+
+def test_refund_by_lines_and_bad_refunds_are_refused(m):
+    from members.services import LineIn
+    from scrm.exceptions import ApplicationError
+
+    order = buy(m, "120.00")
+    with pytest.raises(ApplicationError) as exc:
+        refund(m, order["id"], "500.00")
+    assert exc.value.code == "refund_exceeds_order"
+    with pytest.raises(ApplicationError) as exc:
+        refund(m, order["id"], lines=[LineIn(sku="NOPE", quantity=1, amount=Decimal("1"))])
+    assert "lines[0].sku" in exc.value.fields
+    result = refund(
+        m, order["id"], lines=[LineIn(sku="MASK-10", quantity=1, amount=Decimal("120.00"))]
+    )
+    assert result["amount"] == "120.00" and m.purchase_count == 0
+
+
+def test_ledger_rows_cannot_be_changed_or_deleted(m):
+    assert connection.vendor == "postgresql"
+    buy(m, 100)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        PointsEntry.objects.update(points=1_000_000)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        PointsEntry.objects.all().delete()
+
+
+def test_the_database_refuses_a_negative_balance(m):
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Member.objects.filter(pk=m.pk).update(points_balance=-1)
+
+
+def test_ledger_verify_passes_and_catches_a_mismatch(m, capsys):
+    from django.core.management.base import CommandError
+
+    buy(m, 100)
+    call_command("ledger_verify")
+    Member.objects.filter(pk=m.pk).update(points_balance=99)
+    with pytest.raises(CommandError):
+        call_command("ledger_verify")
