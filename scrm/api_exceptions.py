@@ -15,29 +15,32 @@ from rest_framework.views import exception_handler
 from scrm.exceptions import ApplicationError, error_body
 
 
-def _flatten_fields(detail: Any) -> dict[str, list[str]]:
+def _join(prefix: str, key: object) -> str:
+    if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+        return f"{prefix}[{key}]"
+    if key in ("non_field_errors", "__all__"):
+        return prefix
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def _flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as flat paths: ``lines[0].quantity``, ``total``."""
+    out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
-        out: dict[str, list[str]] = {}
         for key, value in detail.items():
-            if isinstance(value, dict):
-                for sub, msgs in _flatten_fields(value).items():
-                    out[f"{key}.{sub}"] = msgs
-            elif isinstance(value, list):
-                flat: list[str] = []
-                for i, item in enumerate(value):
-                    if isinstance(item, dict):
-                        for sub, msgs in _flatten_fields(item).items():
-                            out[f"{key}[{i}].{sub}"] = msgs
-                    else:
-                        flat.append(str(item))
-                if flat:
-                    out[str(key)] = flat
-            else:
-                out[str(key)] = [str(value)]
+            for path, msgs in _flatten_fields(value, _join(prefix, key)).items():
+                out.setdefault(path, []).extend(msgs)
         return out
     if isinstance(detail, list):
-        return {"non_field_errors": [str(d) for d in detail]}
-    return {"non_field_errors": [str(detail)]}
+        for i, item in enumerate(detail):
+            if isinstance(item, (dict, list)):
+                if item:
+                    for path, msgs in _flatten_fields(item, _join(prefix, i)).items():
+                        out.setdefault(path, []).extend(msgs)
+            else:
+                out.setdefault(prefix or "non_field_errors", []).append(str(item))
+        return out
+    return {prefix or "non_field_errors": [str(detail)]}
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models

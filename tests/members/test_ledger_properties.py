@@ -1,0 +1,229 @@
+"""A Hypothesis state machine over earn, redeem, refund, expire and adjust: whatever the sequence,
+the balance never goes negative, the ledger sums to the balance, and replays change nothing."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db.models import Sum
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from members.models import Order, PointsEntry
+from members.services import (
+    LineIn,
+    OrderIn,
+    RefundIn,
+    order_ingest,
+    order_refund,
+    points_adjust,
+    points_redeem,
+)
+from members.services.idempotency import request_hash
+from members.services.points import points_expire_member
+from scrm.exceptions import ApplicationError
+from tests.factories import MemberFactory
+
+SEQ = itertools.count()
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.member = MemberFactory(phone=f"+86135{next(SEQ):08d}")
+        self.clock = datetime(2023, 1, 1, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+        self.orders: list[tuple[OrderIn, str]] = []
+        self.redemptions: list[tuple[str, int]] = []
+
+    def _snapshot(self):
+        self.member.refresh_from_db()
+        return (
+            self.member.points_balance,
+            self.member.points_debt,
+            PointsEntry.objects.filter(member=self.member).count(),
+        )
+
+    @rule(
+        amount=st.integers(min_value=1, max_value=5000),
+        days=st.integers(min_value=0, max_value=200),
+    )
+    def earn(self, amount, days):
+        self.clock += timedelta(days=days)
+        total = Decimal(amount)
+        data = OrderIn(
+            source="pos",
+            external_id=f"H-{next(SEQ)}",
+            member=self.member.code,
+            placed_at=self.clock,
+            total=total,
+            lines=[LineIn(sku="H-SKU", quantity=1, amount=total)],
+        )
+        hash_ = request_hash(data.external_id)
+        order_ingest(data=data, hash_=hash_)
+        self.orders.append((data, hash_))
+
+    @rule(points=st.integers(min_value=1, max_value=3000))
+    def redeem(self, points):
+        key = f"r-{next(SEQ)}"
+        try:
+            points_redeem(member=self.member, points=points, key=key, reason="test")
+            self.redemptions.append((key, points))
+        except ApplicationError as exc:
+            assert exc.code == "insufficient_points"
+
+    @rule(data=st.data())
+    def refund(self, data):
+        open_orders = list(Order.objects.filter(member=self.member).exclude(status="refunded"))
+        if not open_orders:
+            return
+        order = data.draw(st.sampled_from(open_orders))
+        left = order.total - order.refunded_amount
+        amount = data.draw(st.integers(min_value=1, max_value=int(left))) if left >= 1 else None
+        if amount is None:
+            return
+        order_refund(
+            order=order,
+            data=RefundIn(external_id=f"RF-{next(SEQ)}", amount=Decimal(amount)),
+            hash_=str(amount),
+        )
+
+    @rule(points=st.integers(min_value=-2000, max_value=2000).filter(lambda p: p != 0))
+    def adjust(self, points):
+        try:
+            points_adjust(
+                member=self.member,
+                points=points,
+                reason="correction",
+                actor=None,
+                key=f"a-{next(SEQ)}",
+            )
+        except ApplicationError as exc:
+            assert exc.code == "insufficient_points"
+
+    @rule(days=st.integers(min_value=1, max_value=800))
+    def expire(self, days):
+        self.clock += timedelta(days=days)
+        points_expire_member(member_id=self.member.pk, now=self.clock)
+
+    @rule()
+    def replay_an_order(self):
+        if not self.orders:
+            return
+        before = self._snapshot()
+        data, hash_ = self.orders[-1]
+        _result, created = order_ingest(data=data, hash_=hash_)
+        assert not created
+        assert self._snapshot() == before
+
+    @rule()
+    def replay_a_redemption(self):
+        if not self.redemptions:
+            return
+        before = self._snapshot()
+        key, points = self.redemptions[-1]
+        _entry, created = points_redeem(member=self.member, points=points, key=key, reason="test")
+        assert not created
+        assert self._snapshot() == before
+
+    @invariant()
+    def ledger_matches_balance(self):
+        self.member.refresh_from_db()
+        total = PointsEntry.objects.filter(member=self.member).aggregate(s=Sum("points"))["s"] or 0
+        assert self.member.points_balance >= 0
+        assert self.member.points_debt >= 0
+        assert total == self.member.points_balance
+        last = PointsEntry.objects.filter(member=self.member).order_by("-id").first()
+        assert last is None or last.balance_after == self.member.points_balance
+
+
+@pytest.mark.django_db
+def test_ledger_state_machine():
+    run_state_machine_as_test(
+        LedgerMachine,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_points_earned_in_a_year_expire_at_the_end_of_the_next_year_oldest_first():
+    from members.services.points import expirable_now
+
+    member = MemberFactory()
+    sh = ZoneInfo("Asia/Shanghai")
+    for when, amount in (
+        (datetime(2024, 3, 1, tzinfo=sh), 100),
+        (datetime(2025, 6, 1, tzinfo=sh), 50),
+    ):
+        order_ingest(
+            data=OrderIn(
+                source="pos",
+                external_id=f"X-{amount}",
+                member=member.code,
+                placed_at=when,
+                total=Decimal(amount),
+                lines=[LineIn(sku="S", quantity=1, amount=Decimal(amount))],
+            ),
+            hash_=str(amount),
+        )
+    entry = PointsEntry.objects.filter(member=member, kind="earn").order_by("id").first()
+    assert entry.expires_at == datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=sh)
+    points_redeem(member=member, points=30, key="spend", reason="x")  # spends the 2024 lot first
+    assert expirable_now(member.pk, datetime(2025, 12, 31, 12, tzinfo=sh)) == 0
+    assert (
+        points_expire_member(member_id=member.pk, now=datetime(2026, 1, 1, 0, 1, tzinfo=sh)) == 70
+    )
+    member.refresh_from_db()
+    assert member.points_balance == 50
+    assert (
+        points_expire_member(member_id=member.pk, now=datetime(2026, 1, 2, tzinfo=sh)) == 0
+    )  # idempotent
+    assert (
+        points_expire_member(member_id=member.pk, now=datetime(2027, 1, 1, 0, 1, tzinfo=sh)) == 50
+    )
+    member.refresh_from_db()
+    assert member.points_balance == 0
+
+
+@pytest.mark.django_db
+def test_points_expiring_is_announced_once_30_days_ahead(time_machine):
+    from members import events
+    from members.services import points_notify_expiring
+
+    sh = ZoneInfo("Asia/Shanghai")
+    member = MemberFactory()
+    order_ingest(
+        data=OrderIn(
+            source="pos",
+            external_id="E-1",
+            member=member.code,
+            placed_at=datetime(2025, 5, 1, tzinfo=sh),
+            total=Decimal(80),
+            lines=[LineIn(sku="S", quantity=1, amount=Decimal(80))],
+        ),
+        hash_="e1",
+    )
+    heard = []
+
+    def listener(sender, **kw):
+        heard.append(kw)
+
+    events.points_expiring.connect(listener)
+    try:
+        time_machine.move_to(datetime(2026, 11, 15, tzinfo=sh))
+        assert points_notify_expiring() == 0  # 46 days ahead: not yet
+        time_machine.move_to(datetime(2026, 12, 5, tzinfo=sh))
+        assert points_notify_expiring() == 1
+        assert points_notify_expiring() == 0  # once
+    finally:
+        events.points_expiring.disconnect(listener)
+    assert heard[0]["member_id"] == member.pk and heard[0]["points"] == 80
