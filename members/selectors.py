@@ -66,14 +66,15 @@ def lifecycle_stage(member: Member, now=None) -> str:
     return {1: "first_purchase", 2: "second_purchase"}.get(member.purchase_count, "repeat")
 
 
-def member_card(member: Member) -> dict:
+def member_card(member: Member, *, tiers=None, current_standing=None) -> dict:
     """The member card of API.md. Works on a locked member inside an order's transaction."""
     from members.models import GiftGrant, Voucher
-    from members.services.tiers import ladder, progress, standing
+    from members.services.context import loyalty_context
+    from members.services.tiers import progress, standing
 
-    tiers = ladder()
-    tier = member.tier or tiers[0]
-    s = standing(member)
+    tiers = tiers or loyalty_context().tiers
+    tier = next((t for t in tiers if t.pk == member.tier_id), tiers[0])
+    s = current_standing or standing(member)
     p = progress(member, s, tiers)
     next_tier = None
     if p.next_tier is not None:

@@ -15,6 +15,9 @@ def _ensure_reference_data():
     roles.ensure_role_groups()
     ensure_loyalty_defaults()
     _product_ids.clear()  # product ids cached per process; a flushed database reuses none
+    from members.services.context import loyalty_context_clear
+
+    loyalty_context_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -44,7 +44,8 @@ from members.services.points import (
     proportional,
     reverse_for_refund,
 )
-from members.services.tiers import ladder, purchase_count, tier_evaluate
+from members.services.context import loyalty_context
+from members.services.tiers import purchase_count, standing, tier_evaluate
 from members.services.vouchers import voucher_redeem
 from scrm.exceptions import ApplicationError
 
@@ -160,12 +161,14 @@ def _ingest_locked(
     existing = Order.objects.filter(source=data.source, external_id=data.external_id).first()
     if existing is not None:
         return _replay(existing, hash_), False
-    settings = LoyaltySettings.current()
-    tiers = ladder()
+    ctx = loyalty_context()
+    settings, tiers = ctx.settings, ctx.tiers
     if member.tier_id is None:
         member.tier = tiers[0]
         Member.objects.filter(pk=member.pk).update(tier=tiers[0])
-    tier_before = member.tier or tiers[0]
+    # The cached ladder's own objects: no query, and benefits already loaded.
+    tier_before = next((t for t in tiers if t.pk == member.tier_id), tiers[0])
+    member.tier = tier_before
     order = Order.objects.create(
         source=data.source,
         external_id=data.external_id,
@@ -228,6 +231,7 @@ def _ingest_locked(
     member.refresh_from_db(fields=["lifetime_spend"])
 
     # The window ends at the order's own time, so history imported in order gets the tiers it had.
+    s = standing(member, as_of=data.placed_at, settings=settings)
     change = tier_evaluate(
         member=member,
         cause=TierChange.Cause.ORDER,
@@ -235,6 +239,7 @@ def _ingest_locked(
         as_of=data.placed_at,
         tiers=tiers,
         settings=settings,
+        current_standing=s,
     )
     if change is not None:
         found.append(
@@ -244,14 +249,14 @@ def _ingest_locked(
                 "to": change.to_tier.code,
             }
         )
-    found += _milestones(member=member, order=order, settings=settings)
+    found += _milestones(member=member, order=order, settings=settings, milestones=ctx.milestones)
 
     from members.selectors import member_card
 
     result = {
         "id": order.pk,
         "points_earned": earned,
-        "member": member_card(member),
+        "member": member_card(member, tiers=tiers, current_standing=s),
         "events": found,
     }
     order.result = result
@@ -262,16 +267,23 @@ def _ingest_locked(
     return result, True
 
 
-def _milestones(*, member: Member, order: Order, settings: LoyaltySettings) -> list[dict[str, Any]]:
+def _milestones(
+    *, member: Member, order: Order, settings: LoyaltySettings, milestones: list[Milestone]
+) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
+    hits = [
+        m
+        for m in milestones
+        if (m.at_purchase is not None and member.purchase_count >= m.at_purchase)
+        or (m.at_spend is not None and member.lifetime_spend >= m.at_spend)
+    ]
+    if not hits:  # the common case: no query at all
+        return found
     reached = set(
         MilestoneReached.objects.filter(member=member).values_list("milestone_id", flat=True)
     )
-    for milestone in Milestone.objects.filter(is_active=True).exclude(pk__in=reached):
-        hit = (
-            milestone.at_purchase is not None and member.purchase_count >= milestone.at_purchase
-        ) or (milestone.at_spend is not None and member.lifetime_spend >= milestone.at_spend)
-        if not hit:
+    for milestone in hits:
+        if milestone.pk in reached:
             continue
         MilestoneReached.objects.create(member=member, milestone=milestone, order=order)
         found.append({"type": "milestone_reached", "milestone": milestone.code})

@@ -104,13 +104,14 @@ def tier_evaluate(
     as_of: datetime | None = None,
     tiers: list[Tier] | None = None,
     settings: LoyaltySettings | None = None,
+    current_standing: Standing | None = None,
 ) -> TierChange | None:
     """Re-evaluate a member whose row the caller has locked. Orders and imports only raise;
     refunds and new rules apply at once in both directions; the daily job uses the grace period."""
     tiers = tiers or ladder()
     settings = settings or LoyaltySettings.current()
     at = as_of or timezone.now()
-    target = tier_for(standing(member, as_of=at, settings=settings), tiers)
+    target = tier_for(current_standing or standing(member, as_of=at, settings=settings), tiers)
     current = member.tier
     if current is None or target.rank > current.rank:
         return _change(member, target, cause=cause, order=order, at=at)
