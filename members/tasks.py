@@ -23,3 +23,19 @@ def vouchers_expire_due() -> int:
 @shared_task(name="members.tasks.tiers_evaluate_daily", ignore_result=True)
 def tiers_evaluate_daily() -> int:
     return services.tiers_evaluate_daily()
+
+
+@shared_task(name="members.tasks.import_validate", ignore_result=True)
+def import_validate(job_id: int) -> None:
+    from members.services.imports import import_validate as validate
+
+    validate(job_id=job_id)
+
+
+@shared_task(name="members.tasks.import_apply", ignore_result=True)
+def import_apply(job_id: int, skip_bad_rows: bool, actor_id: int | None) -> None:
+    from accounts.models import User
+    from members.services.imports import import_apply as apply
+
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    apply(job_id=job_id, skip_bad_rows=skip_bad_rows, actor=actor)

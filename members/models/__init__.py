@@ -1,4 +1,5 @@
 from members.models.catalog import Order, OrderLine, Product, Refund
+from members.models.imports import ImportJob
 from members.models.loyalty import (
     Benefit,
     GiftGrant,
@@ -21,6 +22,7 @@ __all__ = [
     "Benefit",
     "GiftGrant",
     "IdempotencyRecord",
+    "ImportJob",
     "LoyaltySettings",
     "Member",
     "Milestone",

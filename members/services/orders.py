@@ -34,6 +34,7 @@ from members.models import (
     Refund,
     TierChange,
 )
+from members.services.context import loyalty_context
 from members.services.idempotency import mismatch_error
 from members.services.members import member_enrol
 from members.services.points import (
@@ -44,7 +45,6 @@ from members.services.points import (
     proportional,
     reverse_for_refund,
 )
-from members.services.context import loyalty_context
 from members.services.tiers import purchase_count, standing, tier_evaluate
 from members.services.vouchers import voucher_redeem
 from scrm.exceptions import ApplicationError

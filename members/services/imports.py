@@ -1,0 +1,400 @@
+"""CSV import of orders and members: every row validated first, a downloadable report of row
+errors, then applied all at once in one transaction (nothing is applied from a file with errors
+unless the operator chooses to skip the bad rows). Rows go through the same services as the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from accounts.models import AuditEntry, Store, User
+from accounts.phones import InvalidPhone, normalize_phone
+from accounts.services import audit_record
+from members.models import ImportJob, Member, PointsEntry
+from members.services.idempotency import request_hash
+from members.services.members import member_enrol
+from members.services.orders import CODE_RE, LineIn, OrderIn, order_ingest
+from members.services.points import points_adjust
+from scrm.exceptions import ApplicationError
+
+ORDER_COLUMNS = [
+    "source",
+    "external_id",
+    "member",
+    "store",
+    "placed_at",
+    "sku",
+    "name",
+    "category",
+    "quantity",
+    "amount",
+]
+ORDER_REQUIRED = ["source", "external_id", "member", "placed_at", "sku", "quantity", "amount"]
+MEMBER_COLUMNS = ["phone", "name", "store", "channel", "birthday", "email", "opening_points"]
+MEMBER_REQUIRED = ["phone"]
+MAX_STORED_ERRORS = 5000
+MAX_ROWS = 500_000
+
+
+def progress_key(job_id: int) -> str:
+    return f"scrm:import:{job_id}:progress"
+
+
+def _progress(job_id: int, phase: str, done: int, total: int) -> None:
+    cache.set(progress_key(job_id), {"phase": phase, "done": done, "total": total}, timeout=3600)
+
+
+def import_progress(job: ImportJob) -> dict[str, Any]:
+    return cache.get(progress_key(job.pk)) or {
+        "phase": job.status,
+        "done": 0,
+        "total": job.total_rows,
+    }
+
+
+def _reader(job: ImportJob) -> tuple[list[str], Iterator[dict[str, str]]]:
+    job.file.open("rb")
+    raw = job.file.read()
+    job.file.close()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("gb18030")  # Excel on Chinese Windows saves CSV in GBK
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    return header, ({k: (v or "").strip() for k, v in row.items() if k} for row in reader)
+
+
+@dataclass
+class _Validated:
+    rows: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    bad_rows: set[int] = field(default_factory=set)
+    orders: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    members: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def error(self, row: int, column: str, message: str) -> None:
+        self.bad_rows.add(row)
+        if len(self.errors) < MAX_STORED_ERRORS:
+            self.errors.append({"row": row, "field": column, "message": str(message)})
+
+
+def _decimal(value: str) -> Decimal | None:
+    try:
+        d = Decimal(value.replace(",", ""))
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() and d == d.quantize(Decimal("0.01")) else None
+
+
+def _validate_orders(job: ImportJob) -> _Validated:
+    header, rows = _reader(job)
+    v = _Validated()
+    missing = [c for c in ORDER_REQUIRED if c not in header]
+    if missing:
+        v.error(1, ",".join(missing), _("Missing columns: %(cols)s") % {"cols": ", ".join(missing)})
+        return v
+    stores = {s.code: s for s in Store.objects.filter(is_active=True)}
+    codes: set[str] = set()
+    for n, row in enumerate(rows, start=2):
+        v.rows += 1
+        if v.rows > MAX_ROWS:
+            v.error(n, "", _("The file has more than %(n)s rows. Split it.") % {"n": MAX_ROWS})
+            break
+        bad = False
+
+        def err(col: str, msg: str, n: int = n) -> None:
+            nonlocal bad
+            bad = True
+            v.error(n, col, msg)
+
+        for col in ORDER_REQUIRED:
+            if not row.get(col):
+                err(col, _("This field is required."))
+        if bad:
+            continue
+        placed = parse_datetime(row["placed_at"]) or (
+            datetime.combine(d, datetime.min.time())
+            if (d := parse_date(row["placed_at"]))
+            else None
+        )
+        if placed is None:
+            err(
+                "placed_at",
+                _("Use a date and time such as 2026-11-22 10:31 or 2026-11-22T10:31:00+08:00."),
+            )
+        elif timezone.is_naive(placed):
+            placed = timezone.make_aware(placed)
+        try:
+            qty = int(row["quantity"])
+            if not 1 <= qty <= 100_000:
+                raise ValueError
+        except ValueError:
+            err("quantity", _("Use a whole number from 1."))
+            qty = 0
+        amount = _decimal(row["amount"])
+        if amount is None or amount < 0:
+            err("amount", _("Use an amount such as 199.00."))
+        store_code = row.get("store", "").upper()
+        if store_code and store_code not in stores:
+            err("store", _("Unknown store."))
+        ref = row["member"]
+        if CODE_RE.match(ref.upper()) and not ref.isdigit():
+            codes.add(ref.upper())
+        else:
+            try:
+                normalize_phone(ref)
+            except InvalidPhone as exc:
+                err("member", str(exc))
+        for col, limit in (
+            ("source", 32),
+            ("external_id", 100),
+            ("sku", 64),
+            ("name", 200),
+            ("category", 64),
+        ):
+            if len(row.get(col, "")) > limit:
+                err(col, _("At most %(n)s characters.") % {"n": limit})
+        if bad:
+            continue
+        key = (row["source"], row["external_id"])
+        order = v.orders.setdefault(
+            key, {"rows": [], "member": ref, "store": store_code, "placed_at": placed, "lines": []}
+        )
+        if order["member"] != ref or order["store"] != store_code or order["placed_at"] != placed:
+            err("external_id", _("Lines of one order must share member, store and time."))
+            v.bad_rows.update(order["rows"])
+            continue
+        order["rows"].append(n)
+        order["lines"].append(
+            LineIn(
+                sku=row["sku"],
+                name=row.get("name", ""),
+                category=row.get("category", ""),
+                quantity=qty,
+                amount=amount or Decimal("0"),
+            )
+        )
+        if v.rows % 2000 == 0:
+            _progress(job.pk, "validating", v.rows, 0)
+    known = set(Member.objects.filter(code__in=codes).values_list("code", flat=True))
+    for order in v.orders.values():
+        if order["member"].upper() in codes and order["member"].upper() not in known:
+            for n in order["rows"]:
+                v.error(n, "member", _("No member has code %(code)s.") % {"code": order["member"]})
+    return v
+
+
+def _validate_members(job: ImportJob) -> _Validated:
+    header, rows = _reader(job)
+    v = _Validated()
+    missing = [c for c in MEMBER_REQUIRED if c not in header]
+    if missing:
+        v.error(1, ",".join(missing), _("Missing columns: %(cols)s") % {"cols": ", ".join(missing)})
+        return v
+    stores = {s.code for s in Store.objects.filter(is_active=True)}
+    seen: set[str] = set()
+    channels = set(Member.Channel.values)
+    for n, row in enumerate(rows, start=2):
+        v.rows += 1
+        before = len(v.bad_rows)
+        try:
+            phone = normalize_phone(row.get("phone", ""))
+            if phone in seen:
+                v.error(n, "phone", _("This phone is in the file twice."))
+            seen.add(phone)
+        except InvalidPhone as exc:
+            v.error(n, "phone", str(exc))
+            phone = ""
+        if row.get("store") and row["store"].upper() not in stores:
+            v.error(n, "store", _("Unknown store."))
+        if row.get("channel") and row["channel"] not in channels:
+            v.error(n, "channel", _("Unknown channel."))
+        if row.get("birthday") and parse_date(row["birthday"]) is None:
+            v.error(n, "birthday", _("Use a date such as 1990-05-20."))
+        if len(row.get("name", "")) > 100:
+            v.error(n, "name", _("At most %(n)s characters.") % {"n": 100})
+        points = 0
+        if row.get("opening_points"):
+            try:
+                points = int(row["opening_points"])
+                if points < 0:
+                    raise ValueError
+            except ValueError:
+                v.error(n, "opening_points", _("Use a whole number of points, 0 or more."))
+        if len(v.bad_rows) == before:
+            v.members.append((n, {**row, "phone": phone, "opening_points": points}))
+    return v
+
+
+def import_create(*, kind: str, upload, actor: User | None) -> ImportJob:
+    if kind not in ImportJob.Kind.values:
+        raise ApplicationError(
+            _("Choose what the file holds."), fields={"kind": [_("Choose orders or members.")]}
+        )
+    if not upload.name.lower().endswith(".csv"):
+        raise ApplicationError(
+            _("Upload a .csv file."), fields={"file": [_("Upload a .csv file.")]}
+        )
+    return ImportJob.objects.create(
+        kind=kind, file=upload, filename=upload.name[:200], created_by=actor
+    )
+
+
+def import_validate(*, job_id: int) -> ImportJob:
+    job = ImportJob.objects.get(pk=job_id)
+    v = _validate_orders(job) if job.kind == ImportJob.Kind.ORDERS else _validate_members(job)
+    job.total_rows = v.rows
+    job.error_rows = len(v.bad_rows)
+    job.errors = sorted(v.errors, key=lambda e: e["row"])
+    job.status = ImportJob.Status.INVALID if v.bad_rows else ImportJob.Status.READY
+    if v.rows == 0 and not v.bad_rows:
+        job.status = ImportJob.Status.INVALID
+        job.errors = [{"row": 1, "field": "", "message": _("The file has no rows.")}]
+    job.save(update_fields=["total_rows", "error_rows", "errors", "status"])
+    _progress(job.pk, job.status, v.rows, v.rows)
+    return job
+
+
+def import_apply(*, job_id: int, skip_bad_rows: bool, actor: User | None) -> ImportJob:
+    """Apply every valid row in one transaction; any failure rolls the whole file back."""
+    job = ImportJob.objects.get(pk=job_id)
+    # APPLYING: the page marked it when the operator confirmed, to show progress at once.
+    if job.status not in (
+        ImportJob.Status.READY,
+        ImportJob.Status.INVALID,
+        ImportJob.Status.APPLYING,
+    ) or (job.status == ImportJob.Status.INVALID and not skip_bad_rows):
+        raise ApplicationError(
+            _("This file can't be applied: fix the errors or choose to skip the bad rows."),
+            code="import_not_ready",
+            status_code=409,
+        )
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.APPLYING, skip_bad_rows=skip_bad_rows
+    )
+    v = _validate_orders(job) if job.kind == ImportJob.Kind.ORDERS else _validate_members(job)
+    try:
+        with transaction.atomic():
+            applied, created = (
+                _apply_orders if job.kind == ImportJob.Kind.ORDERS else _apply_members
+            )(job, v, actor)
+            audit_record(
+                actor=actor,
+                action="import.applied",
+                target=job,
+                via=AuditEntry.Via.WEB,
+                after={
+                    "kind": job.kind,
+                    "rows": applied,
+                    "created": created,
+                    "skipped": len(v.bad_rows),
+                },
+                target_label=job.filename,
+            )
+    except ApplicationError as exc:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, message=exc.message[:500], finished_at=timezone.now()
+        )
+    else:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.DONE,
+            applied_rows=applied,
+            created_records=created,
+            finished_at=timezone.now(),
+        )
+    job.refresh_from_db()
+    _progress(job.pk, job.status, job.applied_rows, job.total_rows)
+    return job
+
+
+def _apply_orders(job: ImportJob, v: _Validated, actor: User | None) -> tuple[int, int]:
+    stores = {s.code: s for s in Store.objects.filter(is_active=True)}
+    total_rows = sum(len(o["rows"]) for o in v.orders.values())
+    applied = created = 0
+    for (source, external_id), order in v.orders.items():
+        if v.bad_rows.intersection(order["rows"]):
+            continue
+        total = sum((ln.amount for ln in order["lines"]), Decimal("0"))
+        data = OrderIn(
+            source=source,
+            external_id=external_id,
+            member=order["member"],
+            placed_at=order["placed_at"],
+            total=total,
+            lines=order["lines"],
+            store=stores.get(order["store"]),
+        )
+        fingerprint = {
+            "source": source,
+            "external_id": external_id,
+            "member": order["member"],
+            "total": str(total),
+            "lines": [(ln.sku, ln.quantity, str(ln.amount)) for ln in order["lines"]],
+        }
+        try:
+            _result, was_new = order_ingest(
+                data=data, hash_=request_hash(fingerprint), actor=actor, via=AuditEntry.Via.WEB
+            )
+        except ApplicationError as exc:
+            raise ApplicationError(
+                _("Row %(row)s: %(message)s") % {"row": order["rows"][0], "message": exc.message},
+                code=exc.code,
+            ) from exc
+        applied += len(order["rows"])
+        created += int(was_new)
+        if applied % 500 < len(order["rows"]):
+            _progress(job.pk, "applying", applied, total_rows)
+    return applied, created
+
+
+def _apply_members(job: ImportJob, v: _Validated, actor: User | None) -> tuple[int, int]:
+    stores = {s.code: s for s in Store.objects.filter(is_active=True)}
+    applied = created = 0
+    for n, row in v.members:
+        member, was_new = member_enrol(
+            phone=row["phone"],
+            name=row.get("name", ""),
+            store=stores.get(row.get("store", "").upper()),
+            channel=row.get("channel") or Member.Channel.IMPORT,
+            email=row.get("email", ""),
+            birthday=parse_date(row["birthday"]) if row.get("birthday") else None,
+            actor=actor,
+            via=AuditEntry.Via.WEB,
+        )
+        if row["opening_points"]:
+            points_adjust(
+                member=member,
+                points=row["opening_points"],
+                reason=_("Opening balance from %(file)s") % {"file": job.filename},
+                actor=actor,
+                key=f"import:{job.pk}:{member.pk}",
+                kind=PointsEntry.Kind.ADJUST,
+            )
+        applied += 1
+        created += int(was_new)
+        if applied % 500 == 0:
+            _progress(job.pk, "applying", applied, len(v.members))
+    return applied, created
+
+
+def import_error_report(job: ImportJob) -> str:
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel opens UTF-8 CSV with Chinese correctly only with a BOM
+    writer = csv.writer(out)
+    writer.writerow([_("Row"), _("Column"), _("Problem")])
+    for e in job.errors:
+        writer.writerow([e["row"], e["field"], e["message"]])
+    return out.getvalue()

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from members.models import ImportJob, Member, Order, PointsEntry
+
+pytestmark = pytest.mark.django_db
+
+ORDERS_CSV = """source,external_id,member,store,placed_at,sku,name,category,quantity,amount
+pos,A-1,13800138000,SH01,2026-11-01 10:00,MASK-10,面膜,skincare,1,100.00
+pos,A-1,13800138000,SH01,2026-11-01 10:00,SERUM,精华,skincare,1,200.00
+pos,A-2,13800138000,SH01,2026-11-02 10:00,MASK-10,面膜,skincare,1,100.00
+pos,A-3,13900139000,,2026-11-03 10:00,TOAST,吐司,bakery,2,44.00
+"""
+
+BAD_CSV = (
+    ORDERS_CSV
+    + """pos,A-4,12345,SH01,2026-11-03 10:00,X,x,x,1,10.00
+pos,A-5,13700137000,SH01,yesterday,X,x,x,1,10.00
+pos,A-6,13700137000,NOPE,2026-11-03 10:00,X,x,x,zero,-1
+"""
+)
+
+
+@pytest.fixture
+def eager():
+    from scrm.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def upload(client, text, kind="orders", name="orders.csv"):
+    return client.post(
+        "/console/members/imports/",
+        {"kind": kind, "file": SimpleUploadedFile(name, text.encode("utf-8"), "text/csv")},
+    )
+
+
+def test_a_clean_order_file_is_checked_then_applied_through_the_services(
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        r = upload(operator_client, ORDERS_CSV)
+    job = ImportJob.objects.get()
+    assert r.status_code == 302 and job.status == "ready" and job.total_rows == 4
+    assert not Order.objects.exists()  # nothing before the operator confirms
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{job.pk}/apply/")
+    job.refresh_from_db()
+    assert job.status == "done" and job.applied_rows == 4 and job.created_records == 3
+    assert Order.objects.count() == 3
+    a1 = Order.objects.get(external_id="A-1")
+    assert a1.total == 300 and a1.lines.count() == 2
+    member = Member.objects.get(phone="+8613800138000")
+    assert member.purchase_count == 2 and member.points_balance == 400
+    page = operator_client.get(f"/console/members/imports/{job.pk}/").content.decode()
+    assert 'data-status="done"' in page
+
+
+def test_a_file_with_errors_applies_nothing_unless_bad_rows_are_skipped(
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, BAD_CSV)
+    job = ImportJob.objects.get()
+    assert job.status == "invalid" and job.total_rows == 7 and job.error_rows == 3
+    fields = {(e["row"], e["field"]) for e in job.errors}
+    assert {(6, "member"), (7, "placed_at"), (8, "store"), (8, "quantity"), (8, "amount")} <= fields
+    report = operator_client.get(f"/console/members/imports/{job.pk}/errors.csv").content.decode(
+        "utf-8-sig"
+    )
+    assert report.splitlines()[0].count(",") == 2 and "placed_at" in report
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{job.pk}/apply/")
+    assert not Order.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{job.pk}/apply/", {"skip_bad_rows": "1"})
+    job.refresh_from_db()
+    assert job.status == "done" and Order.objects.count() == 3
+
+
+def test_a_failure_while_applying_rolls_the_whole_file_back(
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks
+):
+    from members.services import LineIn, OrderIn, order_ingest
+    from members.services.idempotency import request_hash
+    from tests.factories import MemberFactory
+
+    m = MemberFactory(phone="+8613900139000")
+    from django.utils import timezone
+
+    # A-3 already exists with different content: applying it is an idempotency mismatch.
+    order_ingest(
+        data=OrderIn(
+            source="pos",
+            external_id="A-3",
+            member=m.code,
+            placed_at=timezone.now(),
+            total=1,
+            lines=[LineIn(sku="Z", quantity=1, amount=1)],
+        ),
+        hash_=request_hash("other"),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, ORDERS_CSV)
+    job = ImportJob.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{job.pk}/apply/")
+    job.refresh_from_db()
+    assert job.status == "failed" and "5" in job.message  # names the row: "Row 5: ..."
+    assert Order.objects.count() == 1  # only the one made before
+
+
+def test_member_file_books_opening_balances(
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks
+):
+    text = "phone,name,store,birthday,opening_points\n13800138000,林晓雨,SH01,1992-05-20,1280\n13900139000,张伟,,,\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, text, kind="members", name="members.csv")
+    job = ImportJob.objects.get()
+    assert job.status == "ready"
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{job.pk}/apply/")
+    m = Member.objects.get(phone="+8613800138000")
+    assert m.points_balance == 1280 and str(m.birthday) == "1992-05-20" and m.store == store_sh
+    entry = PointsEntry.objects.get(member=m)
+    assert entry.kind == "adjust" and "members.csv" in entry.reason
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, text, kind="members", name="again.csv")
+    again = ImportJob.objects.order_by("-id").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{again.pk}/apply/")
+    m.refresh_from_db()
+    assert (
+        m.points_balance == 2560
+    )  # a second file is a second opening balance, booked under its own key
+
+
+def test_non_csv_and_missing_columns_are_named(
+    operator_client, eager, django_capture_on_commit_callbacks
+):
+    r = upload(operator_client, "x", name="orders.xlsx")
+    assert r.status_code == 200 and not ImportJob.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, "source,member\npos,1\n")
+    job = ImportJob.objects.get()
+    assert job.status == "invalid" and "external_id" in job.errors[0]["message"]
