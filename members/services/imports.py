@@ -363,7 +363,7 @@ def _apply_orders(job: ImportJob, v: _Validated, actor: User | None) -> tuple[in
 def _apply_members(job: ImportJob, v: _Validated, actor: User | None) -> tuple[int, int]:
     stores = {s.code: s for s in Store.objects.filter(is_active=True)}
     applied = created = 0
-    for n, row in v.members:
+    for _row_number, row in v.members:
         member, was_new = member_enrol(
             phone=row["phone"],
             name=row.get("name", ""),

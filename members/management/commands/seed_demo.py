@@ -88,6 +88,7 @@ class Command(BaseCommand):
             if was_new:
                 Member.objects.filter(pk=member.pk).update(joined_at=now - timedelta(days=days_ago))
                 created += 1
+        orders = 0
         if members:
             _n, orders = seed_members_with_history(
                 count=members,
@@ -97,6 +98,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(stores)} stores, {len(STAFF)} staff, "
-                f"{Member.objects.count()} members ({created} new)."
+                f"{Member.objects.count()} members ({created} new), {orders} demo orders sent through the engine."
             )
         )
