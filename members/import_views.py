@@ -79,8 +79,8 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "members/import_detail.html", context)
 
 
-@require_POST
 @staff_required("use_console", "manage_members")
+@require_POST
 def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     skip = request.POST.get("skip_bad_rows") == "1"

@@ -11,7 +11,7 @@ from members.models import Member
 
 
 def members_visible_to(user: User) -> QuerySet[Member]:
-    qs = Member.objects.select_related("store")
+    qs = Member.objects.select_related("store", "tier")
     if user.has_perm("accounts.manage_members"):
         return qs
     return qs.filter(store__in=stores_for_user(user))

@@ -39,3 +39,10 @@ def import_apply(job_id: int, skip_bad_rows: bool, actor_id: int | None) -> None
 
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     apply(job_id=job_id, skip_bad_rows=skip_bad_rows, actor=actor)
+
+
+@shared_task(name="members.tasks.tiers_reevaluate_all", ignore_result=True)
+def tiers_reevaluate_all() -> int:
+    from members.services.rules import tiers_reevaluate_all as run
+
+    return run()

@@ -133,3 +133,58 @@ def portal_card(request: HttpRequest) -> HttpResponse:
 def portal_account(request: HttpRequest) -> HttpResponse:
     member = _portal_member(request)
     return render(request, "portal/account.html", {"member": member, "tab": "account"})
+
+
+# --- Console: a member's points --------------------------------------------------------------
+
+
+@staff_required("use_console", "manage_members")
+def member_points(request: HttpRequest, code: str) -> HttpResponse:
+    from django import forms as dj_forms
+    from django.contrib import messages
+    from django.utils.translation import gettext as _
+    from django.utils.translation import gettext_lazy
+
+    from members.models import PointsEntry
+    from members.selectors import member_card
+    from members.services import points_adjust
+    from scrm.exceptions import ApplicationError
+
+    class AdjustForm(dj_forms.Form):
+        points = dj_forms.IntegerField(
+            label=gettext_lazy("Points (negative to take away)"),
+            min_value=-10_000_000,
+            max_value=10_000_000,
+        )
+        reason = dj_forms.CharField(label=gettext_lazy("Reason"), max_length=200)
+
+    member = get_object_or_404(members_visible_to(request.user), code=code.upper())
+    form = AdjustForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            points_adjust(
+                member=member,
+                points=form.cleaned_data["points"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+                request=request,
+            )
+        except ApplicationError as exc:
+            form.add_error("points" if exc.code == "insufficient_points" else None, exc.message)
+        else:
+            messages.success(request, _("Points adjusted."))
+            return redirect("members:points", code=member.code)
+    entries = Paginator(
+        PointsEntry.objects.filter(member=member).select_related("actor", "order"), 30
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "members/member_points.html",
+        {
+            "member": member,
+            "card": member_card(member),
+            "form": form,
+            "page": entries,
+            "active": "members",
+        },
+    )

@@ -7,6 +7,11 @@ document.addEventListener("click", (event) => {
   } else if (sidebar && sidebar.classList.contains("open") && !event.target.closest("#sidebar")) {
     sidebar.classList.remove("open");
   }
+  const confirmClick = event.target.closest("[data-confirm-click]");
+  if (confirmClick && !window.confirm(confirmClick.dataset.confirmClick)) {
+    event.preventDefault();
+    return;
+  }
   const copy = event.target.closest("[data-copy]");
   if (copy && navigator.clipboard) {
     const source = document.getElementById(copy.dataset.copy);

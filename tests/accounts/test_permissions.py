@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.models import ApiKey
 
-SAMPLE_ARGS = {"pk": "{pk}", "section": "segments", "store_code": "{store}"}
+SAMPLE_ARGS = {"pk": "{pk}", "section": "segments", "store_code": "{store}", "code": "{member}"}
 
 
 def _walk(patterns, prefix=""):
@@ -43,14 +43,24 @@ def test_the_walk_found_the_staff_pages():
 
 @pytest.fixture
 def fill(store_sh, admin_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from accounts.services import apikey_create
+    from members.models import ImportJob
+    from tests.factories import MemberFactory
 
     key, _ = apikey_create(name="POS", actor=None)
+    member = MemberFactory(store=store_sh)
+    job = ImportJob.objects.create(
+        kind="orders", file=SimpleUploadedFile("a.csv", b"x"), filename="a.csv", status="invalid"
+    )
     ids = {"pk": str(key.pk), "store": store_sh.code}
 
     def _fill(url: str) -> str:
-        # {pk} is valid for every detail route we sample: a store, a staff member or a key.
-        url = url.replace("{store}", ids["store"])
+        # {pk} is valid for every detail route we sample: a store, a staff member, a key, an import.
+        url = url.replace("{store}", ids["store"]).replace("{member}", member.code)
+        if "/imports/" in url:
+            return url.replace("{pk}", str(job.pk))
         if "/stores/" in url:
             return url.replace("{pk}", str(store_sh.pk))
         if "/staff/" in url:
@@ -111,7 +121,7 @@ def test_operators_are_refused_admin_settings(operator_client, fill, url):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", [u for u in STAFF_URLS if "revoke" not in u])
+@pytest.mark.parametrize("url", [u for u in STAFF_URLS if "revoke" not in u and "apply" not in u])
 def test_admins_open_every_staff_page(admin_client, fill, url):
     assert admin_client.get(fill(url)).status_code in (200, 302)
 

@@ -1,0 +1,225 @@
+"""The operator's rules: tiers, milestones, earning and expiry. A dry run counts, over the real
+data, how many members would move up and down; publishing saves a numbered, audited version and
+re-evaluates every member under the new ladder."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import audit_record
+from members.models import Benefit, LoyaltySettings, Member, Milestone, Order, RulesVersion, Tier
+from members.services.context import loyalty_context_clear
+from members.services.tiers import COUNTED
+
+TIER_FIELDS = [
+    "name_zh",
+    "name_en",
+    "min_purchases",
+    "min_annual_spend",
+    "multiplier",
+    "rule_text_zh",
+    "rule_text_en",
+]
+MILESTONE_FIELDS = [
+    "name_zh",
+    "name_en",
+    "at_purchase",
+    "at_spend",
+    "reward",
+    "gift_name_zh",
+    "gift_name_en",
+    "points",
+    "is_active",
+]
+SETTINGS_FIELDS = [
+    "points_per_cny",
+    "points_per_cny_redeemed",
+    "expiry_policy",
+    "expiry_days",
+    "expiry_notice_days",
+    "spend_window_days",
+    "grace_days",
+    "one_purchase_per_day",
+]
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def rules_snapshot() -> dict[str, Any]:
+    settings = LoyaltySettings.current()
+    return {
+        "version": settings.version,
+        "settings": {f: _plain(getattr(settings, f)) for f in SETTINGS_FIELDS},
+        "tiers": [
+            {
+                "code": t.code,
+                "rank": t.rank,
+                **{f: _plain(getattr(t, f)) for f in TIER_FIELDS},
+                "discount_percent": _discount(t),
+            }
+            for t in Tier.objects.prefetch_related("benefits").order_by("rank")
+        ],
+        "milestones": [
+            {"code": m.code, **{f: _plain(getattr(m, f)) for f in MILESTONE_FIELDS}}
+            for m in Milestone.objects.order_by("code")
+        ],
+    }
+
+
+def _discount(tier: Tier) -> int | None:
+    for b in tier.benefits.all():
+        if b.kind == Benefit.Kind.DISCOUNT:
+            return b.percent
+    return None
+
+
+def _qualifies(t: dict[str, Any], n: int, spend: Decimal) -> bool:
+    if t["min_purchases"] is None and t["min_annual_spend"] is None:
+        return True
+    return bool(
+        (t["min_purchases"] is not None and n >= t["min_purchases"])
+        or (t["min_annual_spend"] is not None and spend >= Decimal(str(t["min_annual_spend"])))
+    )
+
+
+def rules_dry_run(
+    *, tiers: list[dict[str, Any]], spend_window_days: int, one_purchase_per_day: bool = False
+) -> dict[str, Any]:
+    """How many members would move up, down or stay under ``tiers`` (each a dict with code, rank,
+    min_purchases, min_annual_spend), computed set-based over every member's orders."""
+    ladder = sorted(tiers, key=lambda t: t["rank"])
+    now = timezone.now()
+    since = now - timedelta(days=spend_window_days)
+    stats: dict[int, tuple[int, Decimal]] = {}
+    orders = Order.objects.filter(status__in=COUNTED)
+    count_expr = Count("placed_at__date", distinct=True) if one_purchase_per_day else Count("id")
+    for row in (
+        orders.values("member_id")
+        .annotate(
+            n=count_expr,
+            spend=Sum("total", filter=Q(placed_at__gt=since)),
+            refunded=Sum("refunded_amount", filter=Q(placed_at__gt=since)),
+        )
+        .iterator()
+    ):
+        stats[row["member_id"]] = (
+            row["n"],
+            (row["spend"] or Decimal("0")) - (row["refunded"] or Decimal("0")),
+        )
+    rank_of = {t.pk: t.rank for t in Tier.objects.all()}
+    up = down = same = 0
+    after: dict[str, int] = {t["code"]: 0 for t in ladder}
+    for member_id, tier_id in Member.objects.values_list("pk", "tier_id").iterator():
+        n, spend = stats.get(member_id, (0, Decimal("0")))
+        target = ladder[0]
+        for t in ladder:
+            if _qualifies(t, n, spend) and t["rank"] > target["rank"]:
+                target = t
+        after[target["code"]] += 1
+        current = rank_of.get(tier_id, 0)
+        if target["rank"] > current:
+            up += 1
+        elif target["rank"] < current:
+            down += 1
+        else:
+            same += 1
+    return {"up": up, "down": down, "same": same, "after": after, "members": up + down + same}
+
+
+@transaction.atomic
+def rules_publish(
+    *,
+    tiers: list[dict[str, Any]],
+    milestones: list[dict[str, Any]],
+    settings_data: dict[str, Any],
+    actor: User | None,
+    note: str = "",
+    request: HttpRequest | None = None,
+) -> RulesVersion:
+    """Save new rules as the next version. Members are re-evaluated by ``tiers_reevaluate_all``."""
+    before = rules_snapshot()
+    settings = LoyaltySettings.objects.select_for_update().get(pk=1)
+    for f in SETTINGS_FIELDS:
+        if f in settings_data:
+            setattr(settings, f, settings_data[f])
+    settings.version += 1
+    settings.full_clean()
+    settings.save()
+    for data in tiers:
+        tier = Tier.objects.get(code=data["code"])
+        for f in TIER_FIELDS:
+            if f in data:
+                setattr(tier, f, data[f])
+        tier.full_clean()
+        tier.save()
+        if "discount_percent" in data:
+            _set_discount(tier, data["discount_percent"])
+    for data in milestones:
+        code = data["code"]
+        milestone = Milestone.objects.filter(code=code).first() or Milestone(code=code)
+        for f in MILESTONE_FIELDS:
+            if f in data:
+                setattr(milestone, f, data[f])
+        milestone.full_clean()
+        milestone.save()
+    after = rules_snapshot()
+    version = RulesVersion.objects.create(
+        number=settings.version, snapshot=after, note=note[:200], published_by=actor
+    )
+    audit_record(
+        actor=actor,
+        action="rules.published",
+        target=version,
+        before=before,
+        after=after,
+        request=request,
+        target_label=f"v{settings.version}",
+    )
+    transaction.on_commit(loyalty_context_clear)
+    return version
+
+
+def _set_discount(tier: Tier, percent: int | None) -> None:
+    current = [b for b in tier.benefits.all() if b.kind == Benefit.Kind.DISCOUNT]
+    for b in current:
+        tier.benefits.remove(b)
+    if percent:
+        benefit, _created = Benefit.objects.get_or_create(
+            code=f"{tier.code}_discount_{percent}",
+            defaults={
+                "kind": Benefit.Kind.DISCOUNT,
+                "percent": percent,
+                "name_zh": f"{tier.name_zh} 折扣",
+                "name_en": f"{tier.name_en} discount",
+            },
+        )
+        tier.benefits.add(benefit)
+
+
+def tiers_reevaluate_all() -> int:
+    """After new rules: every member to the tier the rules give, both ways, cause ``rules``."""
+    from members.models import TierChange
+    from members.services.context import loyalty_context
+    from members.services.points import lock_member
+    from members.services.tiers import tier_evaluate
+
+    ctx = loyalty_context()
+    changed = 0
+    for pk in Member.objects.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            member = lock_member(pk)
+            if tier_evaluate(
+                member=member, cause=TierChange.Cause.RULES, tiers=ctx.tiers, settings=ctx.settings
+            ):
+                changed += 1
+    return changed
