@@ -6,7 +6,7 @@ Everything goes through the services, so the audit log and invariants hold as in
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import roles
@@ -44,6 +44,9 @@ MEMBERS = [
     ("17799990000", "黄子涵", "BJ01", Member.Channel.MINI_PROGRAM, 5),
     ("15866661234", "周杰", "GZ01", Member.Channel.ONLINE, 2),
 ]
+
+
+BULK_THRESHOLD = 20_000
 
 
 class Command(BaseCommand):
@@ -89,7 +92,13 @@ class Command(BaseCommand):
                 Member.objects.filter(pk=member.pk).update(joined_at=now - timedelta(days=days_ago))
                 created += 1
         orders = 0
-        if members:
+        if members > BULK_THRESHOLD and connection.vendor == "postgresql":
+            from members.bulk_seed import bulk_seed
+
+            self.stderr.write(f"Bulk-loading {members} members with orders (set-based)...")
+            result = bulk_seed(members=members, log=self.stderr.write)
+            orders = result["orders"]
+        elif members:
             _n, orders = seed_members_with_history(
                 count=members,
                 stores=list(stores.values()),

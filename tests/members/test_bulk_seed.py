@@ -1,0 +1,46 @@
+"""The set-based benchmark loader must agree with the engine: same orders, same points."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from members.bulk_seed import bulk_seed
+from members.models import Member, Order
+from members.services import LineIn, OrderIn, order_ingest
+from members.services.tiers import standing, tier_for
+from tests.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_bulk_ledgers_and_tiers_match_what_the_engine_computes(store_sh):
+    result = bulk_seed(members=60, orders_per_member=6, log=lambda _m: None)
+    assert result["members"] == 60 and result["orders"] > 200
+    call_command("ledger_verify", stdout=StringIO())
+    from members.services.context import loyalty_context
+
+    tiers = loyalty_context().tiers
+    checked = 0
+    for member in Member.objects.filter(phone__startswith="+86192", purchase_count__gte=4)[:8]:
+        assert tier_for(standing(member), tiers).pk == member.tier_id
+        twin = MemberFactory(store=store_sh)
+        for order in Order.objects.filter(member=member).order_by("placed_at", "id"):
+            order_ingest(
+                data=OrderIn(
+                    source="twin",
+                    external_id=f"{order.external_id}",
+                    member=twin.code,
+                    placed_at=order.placed_at,
+                    total=order.total,
+                    lines=[LineIn(sku="T", quantity=1, amount=order.total)],
+                ),
+                hash_=order.external_id,
+            )
+        twin.refresh_from_db()
+        assert twin.points_balance == member.points_balance, member.code
+        assert twin.purchase_count == member.purchase_count
+        checked += 1
+    assert checked >= 3
