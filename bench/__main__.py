@@ -1,8 +1,11 @@
-"""``make bench``: run the scenarios in bench/scenarios/ on a throwaway PostgreSQL database.
+"""``make bench``: the benchmark scenarios in bench/scenarios/, on a PostgreSQL database of their own.
 
-Each scenario module has ``NAME`` and ``run(size: int) -> dict`` returning its measured figures;
-results are printed and written to bench/results/<scenario>.json. Usage:
-    python -m bench [scenario ...] [--size N]
+The data set lives in ``<DATABASE_URL name>_bench`` and is kept between runs: the first run bulk-loads
+it (``--members``, default 1,000,000 members with about 10 orders each; several minutes), later runs
+reuse it. Each scenario module has ``run(args) -> dict``; results are printed and written to
+bench/results/<scenario>.json.
+
+    python -m bench [scenario ...] [--members N] [--orders N]
 """
 
 from __future__ import annotations
@@ -15,27 +18,45 @@ import pkgutil
 import sys
 import time
 from pathlib import Path
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.test")
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from urllib.parse import urlsplit, urlunsplit
 
 RESULTS = Path(__file__).parent / "results"
 
 
+def _bench_database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("make bench needs PostgreSQL: set DATABASE_URL (make bench finds or starts one).")
+    parts = urlsplit(url)
+    name = (parts.path.strip("/") or "scrm") + "_bench"
+    import psycopg
+
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
+    parser.add_argument("--members", type=int, default=1_000_000, help="members in the data set")
+    parser.add_argument(
+        "--orders", type=int, default=100_000, help="orders the ingest scenario sends"
+    )
+    args = parser.parse_args(argv)
+
+    os.environ["DATABASE_URL"] = _bench_database_url()
+    os.environ["DJANGO_SETTINGS_MODULE"] = "scrm.settings.test"
     import django
 
     django.setup()
-    from django.test.utils import setup_databases, setup_test_environment, teardown_databases
+    from django.core.management import call_command
 
     from bench import scenarios
-
-    parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
-    parser.add_argument(
-        "--size", type=int, default=None, help="data size (scenario default if omitted)"
-    )
-    args = parser.parse_args(argv)
+    from bench.dataset import ensure_dataset
 
     available = sorted(m.name for m in pkgutil.iter_modules(scenarios.__path__))
     chosen = args.names or available
@@ -45,19 +66,18 @@ def main(argv: list[str]) -> int:
             f"unknown scenario(s): {', '.join(sorted(unknown))}; have {', '.join(available)}"
         )
 
-    setup_test_environment()
-    old = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    call_command("migrate", verbosity=0)
+    started = time.monotonic()
+    info = ensure_dataset(args.members)
+    print(f"data set: {json.dumps(info)} ({time.monotonic() - started:.0f}s)", flush=True)
     RESULTS.mkdir(exist_ok=True)
-    try:
-        for name in chosen:
-            module = importlib.import_module(f"bench.scenarios.{name}")
-            started = time.monotonic()
-            figures = module.run(args.size or module.DEFAULT_SIZE)
-            figures["seconds"] = round(time.monotonic() - started, 1)
-            print(f"{name}: {json.dumps(figures, ensure_ascii=False)}")
-            (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
-    finally:
-        teardown_databases(old, verbosity=0)
+    for name in chosen:
+        module = importlib.import_module(f"bench.scenarios.{name}")
+        started = time.monotonic()
+        figures = {"data_set": info, **module.run(args)}
+        figures["seconds"] = round(time.monotonic() - started, 1)
+        print(f"{name}: {json.dumps(figures, ensure_ascii=False)}", flush=True)
+        (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
     return 0
 
 

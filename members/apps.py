@@ -11,3 +11,12 @@ class MembersConfig(AppConfig):
         from members.services import member_portal_user
 
         register_phone_resolver(member_portal_user)
+
+        from django.db.models.signals import post_save
+
+        from accounts.models import Store
+        from members.selectors import _store_codes
+
+        post_save.connect(
+            lambda **kw: _store_codes.clear(), sender=Store, weak=False, dispatch_uid="store-codes"
+        )

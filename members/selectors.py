@@ -66,6 +66,20 @@ def lifecycle_stage(member: Member, now=None) -> str:
     return {1: "first_purchase", 2: "second_purchase"}.get(member.purchase_count, "repeat")
 
 
+_store_codes: dict[int, str] = {}
+
+
+def store_code(store_id: int | None) -> str | None:
+    """Store codes by id, cached per process: the card is built on every order."""
+    if store_id is None:
+        return None
+    code = _store_codes.get(store_id)
+    if code is None:
+        code = Store.objects.filter(pk=store_id).values_list("code", flat=True).first() or ""
+        _store_codes[store_id] = code
+    return code or None
+
+
 def member_card(member: Member, *, tiers=None, current_standing=None) -> dict:
     """The member card of API.md. Works on a locked member inside an order's transaction."""
     from members.models import GiftGrant, Voucher
@@ -104,7 +118,7 @@ def member_card(member: Member, *, tiers=None, current_standing=None) -> dict:
         "code": member.code,
         "phone": member.phone,
         "name": member.name,
-        "store": member.store.code if member.store_id and member.store else None,
+        "store": store_code(member.store_id),
         "tier": {"code": tier.code, "name": tier.name},
         "points_balance": member.points_balance,
         "points_debt": member.points_debt,

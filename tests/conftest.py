@@ -18,6 +18,9 @@ def _ensure_reference_data():
     from members.services.context import loyalty_context_clear
 
     loyalty_context_clear()
+    from members.selectors import _store_codes
+
+    _store_codes.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -223,12 +223,15 @@ def _ingest_locked(
         found.append({"type": "points_earned", "points": earned, "debt_repaid": repaid})
     order.points_earned = earned
 
-    member.purchase_count = purchase_count(member, settings)
-    member.lifetime_spend = F("lifetime_spend") + data.total
+    # The member row is locked: counters can be moved in Python, saving a count and a re-read.
+    if settings.one_purchase_per_day:
+        member.purchase_count = purchase_count(member, settings)
+    else:
+        member.purchase_count += 1
+    member.lifetime_spend += data.total
     last = member.last_purchase_at
     member.last_purchase_at = data.placed_at if last is None or data.placed_at > last else last
     member.save(update_fields=["purchase_count", "lifetime_spend", "last_purchase_at"])
-    member.refresh_from_db(fields=["lifetime_spend"])
 
     # The window ends at the order's own time, so history imported in order gets the tiers it had.
     s = standing(member, as_of=data.placed_at, settings=settings)
@@ -453,9 +456,8 @@ def _refund_locked(
 
     settings = LoyaltySettings.current()
     member.purchase_count = purchase_count(member, settings)
-    member.lifetime_spend = F("lifetime_spend") - amount
+    member.lifetime_spend -= amount
     member.save(update_fields=["purchase_count", "lifetime_spend"])
-    member.refresh_from_db(fields=["lifetime_spend"])
     found: list[dict[str, Any]] = (
         [{"type": "points_reversed", "points": taken, "debt": debt}] if to_reverse else []
     )

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.db import connection
+
+
+def ensure_dataset(members: int) -> dict:
+    """Bulk-load benchmark members (phones +86192…) until there are ``members`` of them."""
+    from accounts.models import Store
+    from accounts.roles import ensure_role_groups
+    from members.bulk_seed import bulk_seed
+    from members.defaults import ensure_loyalty_defaults
+
+    ensure_role_groups()
+    ensure_loyalty_defaults()
+    for i in range(20):
+        Store.objects.get_or_create(
+            code=f"B{i:02d}", defaults={"name": f"Bench store {i}", "city": "上海"}
+        )
+    with connection.cursor() as c:
+        c.execute("SELECT count(*) FROM members_member WHERE phone LIKE '+86192%%'")
+        have = c.fetchone()[0]
+    if have < members:
+        bulk_seed(members=members - have, log=lambda m: print(m, flush=True))
+    with connection.cursor() as c:
+        c.execute(
+            "SELECT (SELECT count(*) FROM members_member), (SELECT count(*) FROM members_order)"
+        )
+        n_members, n_orders = c.fetchone()
+    return {"members": n_members, "orders": n_orders}
