@@ -55,7 +55,7 @@ def bulk_seed(
             SELECT 'MB' || lpad(i::text, 9, '0'), '+86192' || lpad(i::text, 8, '0'), right(lpad(i::text, 8, '0'), 4),
                    (ARRAY['王','李','张','刘','陈','杨','黄','赵','吴','周'])[1 + i %% 10] ||
                    (ARRAY['芳','伟','娜','敏','静','磊','洋','婷','杰','涛','晓雨','思琪'])[1 + (i / 10) %% 12],
-                   '', (ARRAY{stores})[1 + i %% {len(stores)}], 'store', now() - ((i * 7919) %% 730) * interval '1 day',
+                   '', (ARRAY{stores})[1 + i %% {len(stores)}], 'store', now() - ((i::bigint * 7919) %% 730) * interval '1 day',
                    0, 0, 0, 0, {tiers["member"]}
             FROM generate_series(%s, %s) AS i
         """,
@@ -72,7 +72,7 @@ def bulk_seed(
                    m.joined_at + (k * ((now() - m.joined_at) / ({orders_per_member} * 2 + 1))) AS placed_at,
                    (20 + ((m.id * 31 + k * 17) %% 480))::numeric(12,2) AS total
             FROM members_member m
-            CROSS JOIN LATERAL generate_series(1, (m.id * 7919 + 17) %% ({orders_per_member} * 2 + 1)) AS k
+            CROSS JOIN LATERAL generate_series(1, (m.id::bigint * 7919 + 17) %% ({orders_per_member} * 2 + 1)) AS k
             WHERE m.id > %s;
             CREATE TEMP TABLE bulk_earn ON COMMIT DROP AS
             WITH ranked AS (

@@ -37,11 +37,11 @@ class TierRuleForm(forms.Form):
         decimal_places=2,
     )
     discount_percent = forms.IntegerField(
-        label=gettext_lazy("Discount (% off)"),
+        label=gettext_lazy("Discount (percent off)"),
         required=False,
         min_value=1,
         max_value=99,
-        help_text=gettext_lazy("10 means 10% off (9折)."),
+        help_text=gettext_lazy("10 means 10 percent off (9折)."),
     )
     rule_text_zh = forms.CharField(
         label=gettext_lazy("Rule text members read (Chinese)"),

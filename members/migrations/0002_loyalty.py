@@ -179,7 +179,7 @@ class Migration(migrations.Migration):
                 ('name_en', models.CharField(max_length=100, verbose_name='name (English)')),
                 ('code', models.SlugField(max_length=40, unique=True, verbose_name='code')),
                 ('kind', models.CharField(choices=[('discount', 'Discount'), ('advisor', 'Named advisor'), ('trial', 'New-product trials'), ('priority', 'Priority service'), ('price_protection', 'Price protection'), ('other', 'Other')], max_length=20, verbose_name='kind')),
-                ('percent', models.PositiveSmallIntegerField(blank=True, help_text='10 means 10% off (9折).', null=True, verbose_name='percent off')),
+                ('percent', models.PositiveSmallIntegerField(blank=True, help_text='10 means 10 percent off (9折).', null=True, verbose_name='percent off')),
             ],
             options={
                 'verbose_name': 'benefit',

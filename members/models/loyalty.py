@@ -41,7 +41,7 @@ class Benefit(Bilingual):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     percent = models.PositiveSmallIntegerField(
-        _("percent off"), null=True, blank=True, help_text=_("10 means 10% off (9折).")
+        _("percent off"), null=True, blank=True, help_text=_("10 means 10 percent off (9折).")
     )
 
     class Meta:
