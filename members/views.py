@@ -111,11 +111,23 @@ def _portal_member(request: HttpRequest) -> Member:
 
 @member_required
 def portal_home(request: HttpRequest) -> HttpResponse:
+    from members.selectors import member_card
+    from members.services.points import points_expiring_soon
+
     member = _portal_member(request)
+    card = member_card(member)
+    expiring, expires_at = points_expiring_soon(member)
     return render(
         request,
         "portal/home.html",
-        {"member": member, "qr": _qr_svg(member.code, 5), "tab": "home"},
+        {
+            "member": member,
+            "card": card,
+            "expiring": expiring,
+            "expires_at": expires_at,
+            "qr": _qr_svg(member.code, 5),
+            "tab": "home",
+        },
     )
 
 

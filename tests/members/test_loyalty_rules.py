@@ -188,3 +188,17 @@ def test_ledger_verify_passes_and_catches_a_mismatch(m, capsys):
     Member.objects.filter(pk=m.pk).update(points_balance=99)
     with pytest.raises(CommandError):
         call_command("ledger_verify")
+
+
+def test_portal_home_says_what_is_missing_for_the_next_tier(m, client):
+    from members.services import member_portal_user
+
+    buy(m, 100)
+    user = member_portal_user(m.phone)
+    client.force_login(user)
+    client.cookies["django_language"] = "en"
+    html = client.get("/portal/").content.decode()
+    assert "2 more purchases to VIP" in html
+    assert "data-points>100<" in html
+    client.cookies["django_language"] = "zh-hans"
+    assert "再消费 2 次即可升级 VIP" in client.get("/portal/").content.decode()
