@@ -46,6 +46,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--orders", type=int, default=100_000, help="orders the ingest scenario sends"
     )
+    parser.add_argument(
+        "--import-rows", type=int, default=100_000, help="order rows the CSV import scenario loads"
+    )
     args = parser.parse_args(argv)
 
     os.environ["DATABASE_URL"] = _bench_database_url()
