@@ -35,13 +35,31 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(VoucherTemplate)
 class VoucherTemplateAdmin(admin.ModelAdmin):
-    list_display = ["code", "name_zh", "name_en", "kind", "amount", "percent", "min_spend", "valid_days", "is_active"]
+    list_display = [
+        "code",
+        "name_zh",
+        "name_en",
+        "kind",
+        "amount",
+        "percent",
+        "min_spend",
+        "valid_days",
+        "is_active",
+    ]
     list_filter = ["kind", "is_active"]
 
 
 @admin.register(Voucher)
 class VoucherAdmin(admin.ModelAdmin):
-    list_display = ["code", "template", "member", "status", "issued_at", "expires_at", "redeemed_at"]
+    list_display = [
+        "code",
+        "template",
+        "member",
+        "status",
+        "issued_at",
+        "expires_at",
+        "redeemed_at",
+    ]
     list_filter = ["status", "template"]
     search_fields = ["code", "member__code"]
     raw_id_fields = ["member", "redeemed_order"]
@@ -57,7 +75,15 @@ class RewardAdmin(admin.ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ["rank", "code", "name_zh", "name_en", "min_purchases", "min_annual_spend", "multiplier"]
+    list_display = [
+        "rank",
+        "code",
+        "name_zh",
+        "name_en",
+        "min_purchases",
+        "min_annual_spend",
+        "multiplier",
+    ]
 
     def has_change_permission(self, request, obj=None):
         return False  # edited in the console's rules page: versioned, dry-run, audited
@@ -82,7 +108,16 @@ class GiftGrantAdmin(admin.ModelAdmin):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["source", "external_id", "member", "store", "placed_at", "total", "status", "points_earned"]
+    list_display = [
+        "source",
+        "external_id",
+        "member",
+        "store",
+        "placed_at",
+        "total",
+        "status",
+        "points_earned",
+    ]
     list_filter = ["status", "source", "store"]
     search_fields = ["external_id", "member__code"]
     raw_id_fields = ["member"]

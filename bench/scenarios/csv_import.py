@@ -17,14 +17,22 @@ def run(args) -> dict:
     rows = args.import_rows
     rng = random.Random(5)
     max_id = Member.objects.order_by("-id").values_list("id", flat=True).first()
-    codes = list(Member.objects.filter(id__in=[rng.randint(1, max_id) for _ in range(3000)]).values_list("code", flat=True))
+    codes = list(
+        Member.objects.filter(id__in=[rng.randint(1, max_id) for _ in range(3000)]).values_list(
+            "code", flat=True
+        )
+    )
     run_id = uuid.uuid4().hex[:8]
     out = io.StringIO()
     out.write("source,external_id,member,store,placed_at,sku,name,category,quantity,amount\n")
     for i in range(rows):
         order = i // 2  # two lines an order
-        out.write(f"csv,{run_id}-{order},{codes[order % len(codes)]},,2026-11-20 10:{order % 60:02d},SK-MASK-10,面膜,skincare,1,{20 + i % 300}.00\n")
-    job = import_create(kind="orders", upload=SimpleUploadedFile("bench.csv", out.getvalue().encode()), actor=None)
+        out.write(
+            f"csv,{run_id}-{order},{codes[order % len(codes)]},,2026-11-20 10:{order % 60:02d},SK-MASK-10,面膜,skincare,1,{20 + i % 300}.00\n"
+        )
+    job = import_create(
+        kind="orders", upload=SimpleUploadedFile("bench.csv", out.getvalue().encode()), actor=None
+    )
     started = time.monotonic()
     job = import_validate(job_id=job.pk)
     validated = time.monotonic() - started

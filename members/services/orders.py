@@ -141,9 +141,12 @@ def order_ingest(
     existing = Order.objects.filter(source=data.source, external_id=data.external_id).first()
     if existing is not None:
         return _replay(existing, hash_), False
-    member = _member_for(data.member, store=data.store, source=data.source, actor=actor, via=via)
     try:
         with transaction.atomic():
+            # Inside the transaction: an order that fails leaves no member enrolled behind it.
+            member = _member_for(
+                data.member, store=data.store, source=data.source, actor=actor, via=via
+            )
             return _ingest_locked(data=data, hash_=hash_, member_id=member.pk, actor=actor)
     except IntegrityError:
         # A concurrent attempt for another member ref with the same key won the unique constraint.

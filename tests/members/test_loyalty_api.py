@@ -362,3 +362,9 @@ def test_member_card_and_patch(api, member):
     assert r.status_code == 200 and r.json()["name"] == "林晓雨"
     member.refresh_from_db()
     assert str(member.birthday) == "1992-05-20"
+
+
+def test_a_failed_order_by_phone_enrols_nobody(api, store_sh):
+    r = post(api, "/api/v1/orders/", body(member_ref="13911112222", vouchers=["VNOSUCH1234"]))
+    assert r.status_code == 404
+    assert not Member.objects.filter(phone="+8613911112222").exists()
