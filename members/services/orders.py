@@ -78,7 +78,8 @@ def _member_for(
 ) -> Member:
     ref = ref.strip()
     if CODE_RE.match(ref.upper()) and not ref.isdigit():
-        member = Member.objects.filter(code=ref.upper()).first()
+        # Found and locked in one query; the caller is inside the order's transaction.
+        member = Member.objects.select_for_update().filter(code=ref.upper()).first()
         if member is None:
             raise ApplicationError(
                 _("No member has code %(code)s.") % {"code": ref},
@@ -93,7 +94,7 @@ def _member_for(
         ) from exc
     channel = Member.Channel.STORE if store else Member.Channel.ONLINE
     member, _created = member_enrol(phone=ref, store=store, channel=channel, actor=actor, via=via)
-    return member
+    return lock_member(member)
 
 
 _product_ids: dict[str, int] = {}
@@ -138,16 +139,13 @@ def order_ingest(
 ) -> tuple[dict[str, Any], bool]:
     """Ingest one paid order. Returns (result, created)."""
     _validate(data)
-    existing = Order.objects.filter(source=data.source, external_id=data.external_id).first()
-    if existing is not None:
-        return _replay(existing, hash_), False
     try:
         with transaction.atomic():
             # Inside the transaction: an order that fails leaves no member enrolled behind it.
             member = _member_for(
                 data.member, store=data.store, source=data.source, actor=actor, via=via
             )
-            return _ingest_locked(data=data, hash_=hash_, member_id=member.pk, actor=actor)
+            return _ingest_locked(data=data, hash_=hash_, member=member, actor=actor)
     except IntegrityError:
         # A concurrent attempt for another member ref with the same key won the unique constraint.
         existing = Order.objects.filter(source=data.source, external_id=data.external_id).first()
@@ -157,10 +155,11 @@ def order_ingest(
 
 
 def _ingest_locked(
-    *, data: OrderIn, hash_: str, member_id: int, actor: User | None
+    *, data: OrderIn, hash_: str, member: Member, actor: User | None
 ) -> tuple[dict[str, Any], bool]:
-    member = lock_member(member_id)
-    # Re-check under the lock: a concurrent first attempt has committed by now if it won.
+    """``member`` is locked. Replays are found here, under the lock, so of concurrent first
+    attempts exactly one books the order."""
+    # Check under the lock: a concurrent first attempt has committed by now if it won.
     existing = Order.objects.filter(source=data.source, external_id=data.external_id).first()
     if existing is not None:
         return _replay(existing, hash_), False
@@ -221,6 +220,7 @@ def _ingest_locked(
         order=order,
         at=data.placed_at,
         settings=settings,
+        save_member=False,  # saved below with the counters, in one UPDATE
     )
     if earned:
         found.append({"type": "points_earned", "points": earned, "debt_repaid": repaid})
@@ -234,7 +234,15 @@ def _ingest_locked(
     member.lifetime_spend += data.total
     last = member.last_purchase_at
     member.last_purchase_at = data.placed_at if last is None or data.placed_at > last else last
-    member.save(update_fields=["purchase_count", "lifetime_spend", "last_purchase_at"])
+    member.save(
+        update_fields=[
+            "points_balance",
+            "points_debt",
+            "purchase_count",
+            "lifetime_spend",
+            "last_purchase_at",
+        ]
+    )
 
     # The window ends at the order's own time, so history imported in order gets the tiers it had.
     s = standing(member, as_of=data.placed_at, settings=settings)

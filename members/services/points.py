@@ -62,8 +62,10 @@ def append_entry(
     actor: User | None = None,
     expires_at: datetime | None = None,
     at: datetime | None = None,
+    save_member: bool = True,
 ) -> PointsEntry:
-    """Append to a member row the caller has locked. Raises if the balance would go negative."""
+    """Append to a member row the caller has locked. Raises if the balance would go negative.
+    With ``save_member=False`` the caller saves ``points_balance`` itself, with its other changes."""
     new_balance = member.points_balance + points
     if new_balance < 0:
         raise ApplicationError(
@@ -88,7 +90,8 @@ def append_entry(
         created_at=at or timezone.now(),
     )
     member.points_balance = new_balance
-    Member.objects.filter(pk=member.pk).update(points_balance=new_balance)
+    if save_member:
+        Member.objects.filter(pk=member.pk).update(points_balance=new_balance)
     return entry
 
 
@@ -110,8 +113,10 @@ def earn_with_debt(
     at: datetime,
     settings: LoyaltySettings,
     kind: str = PointsEntry.Kind.EARN,
+    save_member: bool = True,
 ) -> tuple[int, int]:
-    """Book earned points, then repay any points debt from them. Returns (earned, repaid)."""
+    """Book earned points, then repay any points debt from them. Returns (earned, repaid).
+    With ``save_member=False`` the caller saves ``points_balance`` and ``points_debt``."""
     if points <= 0:
         return 0, 0
     append_entry(
@@ -123,6 +128,7 @@ def earn_with_debt(
         order=order,
         expires_at=points_expiry(at, settings),
         at=at,
+        save_member=save_member,
     )
     repaid = min(points, member.points_debt)
     if repaid:
@@ -134,9 +140,11 @@ def earn_with_debt(
             reason=_("Points debt from an earlier refund"),
             order=order,
             at=at,
+            save_member=save_member,
         )
         member.points_debt -= repaid
-        Member.objects.filter(pk=member.pk).update(points_debt=member.points_debt)
+        if save_member:
+            Member.objects.filter(pk=member.pk).update(points_debt=member.points_debt)
     return points, repaid
 
 
