@@ -80,7 +80,9 @@ def store_code(store_id: int | None) -> str | None:
     return code or None
 
 
-def member_card(member: Member, *, tiers=None, current_standing=None) -> dict:
+def member_card(
+    member: Member, *, tiers=None, current_standing=None, gifts=None, vouchers=None
+) -> dict:
     """The member card of API.md. Works on a locked member inside an order's transaction."""
     from members.models import GiftGrant, Voucher
     from members.services.context import loyalty_context
@@ -108,12 +110,14 @@ def member_card(member: Member, *, tiers=None, current_standing=None) -> dict:
         }
         for b in tier_obj.benefits.all()
     ]
-    gifts = GiftGrant.objects.filter(member=member, status=GiftGrant.Status.PENDING).order_by(
-        "granted_at"
-    )
-    vouchers = Voucher.objects.filter(
-        member=member, status=Voucher.Status.AVAILABLE
-    ).select_related("template")
+    if gifts is None:  # the bulk path passes what it already holds
+        gifts = GiftGrant.objects.filter(member=member, status=GiftGrant.Status.PENDING).order_by(
+            "granted_at"
+        )
+    if vouchers is None:
+        vouchers = Voucher.objects.filter(
+            member=member, status=Voucher.Status.AVAILABLE
+        ).select_related("template")
     return {
         "code": member.code,
         "phone": member.phone,

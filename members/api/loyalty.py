@@ -26,6 +26,7 @@ from members.api.serializers import (
 )
 from members.models import Member, Order, Reward, Tier, Voucher
 from members.services import order_ingest, order_refund, points_redeem, voucher_redeem
+from members.services.bulk_orders import orders_ingest_many
 from members.services.idempotency import idempotency_replay, idempotency_store, request_hash
 from members.services.points import lock_member
 from scrm.exceptions import ApplicationError, error_body
@@ -37,21 +38,31 @@ def _actor(request: Request):
     return request.user if request.user and request.user.is_authenticated else None
 
 
-def _ingest_one(request: Request, raw: Any) -> tuple[int, dict]:
-    """Validate and ingest one order; returns (status, body). Bad input is a 400, never a 500."""
+def _parse_one(request: Request, raw: Any):
+    """An ``OrderIn`` from one raw item, or a (status, error body) when it is not valid."""
+    from scrm.api_exceptions import _flatten_fields
+
     if not isinstance(raw, dict):
         return 400, error_body("invalid", _("Each order must be a JSON object."))
     serializer = OrderInput(data=raw)
     if not serializer.is_valid():
-        from scrm.api_exceptions import _flatten_fields
-
         return 400, error_body(
             "invalid", _("Some fields are not valid."), _flatten_fields(serializer.errors)
         )
     try:
-        data = serializer.to_order(key_store(request))
+        return serializer.to_order(key_store(request))
+    except ApplicationError as exc:
+        return exc.status_code, error_body(exc.code, exc.message, exc.fields, **exc.extra)
+
+
+def _ingest_one(request: Request, raw: Any) -> tuple[int, dict]:
+    """Validate and ingest one order; returns (status, body). Bad input is a 400, never a 500."""
+    parsed = _parse_one(request, raw)
+    if isinstance(parsed, tuple):
+        return parsed
+    try:
         result, created = order_ingest(
-            data=data, hash_=request_hash(raw), actor=_actor(request), via=AuditEntry.Via.API
+            data=parsed, hash_=request_hash(raw), actor=_actor(request), via=AuditEntry.Via.API
         )
     except ApplicationError as exc:
         return exc.status_code, error_body(exc.code, exc.message, exc.fields, **exc.extra)
@@ -78,9 +89,25 @@ class OrderBatchApi(APIView):
             data=request.data if isinstance(request.data, dict) else {"orders": None}
         )
         payload.is_valid(raise_exception=True)
+        raws = payload.validated_data["orders"]
+        outcome: list[tuple[int, dict] | None] = [None] * len(raws)
+        valid: list[int] = []
+        prepared = []
+        for i, raw in enumerate(raws):
+            parsed = _parse_one(request, raw)
+            if isinstance(parsed, tuple):
+                outcome[i] = parsed
+            else:
+                valid.append(i)
+                prepared.append((parsed, request_hash(raw)))
+        for i, result in zip(
+            valid,
+            orders_ingest_many(items=prepared, actor=_actor(request), via=AuditEntry.Via.API),
+            strict=True,
+        ):
+            outcome[i] = result
         results = []
-        for raw in payload.validated_data["orders"]:
-            code, body = _ingest_one(request, raw)
+        for code, body in (o for o in outcome if o is not None):
             ok = code in (200, 201)
             results.append(
                 {

@@ -24,7 +24,7 @@ from accounts.services import audit_record
 from members.models import ImportJob, Member, PointsEntry
 from members.services.idempotency import request_hash
 from members.services.members import member_enrol
-from members.services.orders import CODE_RE, LineIn, OrderIn, order_ingest
+from members.services.orders import CODE_RE, LineIn, OrderIn
 from members.services.points import points_adjust
 from scrm.exceptions import ApplicationError
 
@@ -321,9 +321,33 @@ def import_apply(*, job_id: int, skip_bad_rows: bool, actor: User | None) -> Imp
 
 
 def _apply_orders(job: ImportJob, v: _Validated, actor: User | None) -> tuple[int, int]:
+    from members.services.bulk_orders import orders_ingest_many
+
     stores = {s.code: s for s in Store.objects.filter(is_active=True)}
     total_rows = sum(len(o["rows"]) for o in v.orders.values())
     applied = created = 0
+    chunk: list[tuple[OrderIn, str]] = []
+    chunk_rows: list[list[int]] = []
+
+    def flush() -> None:
+        nonlocal applied, created
+        for (status, body), rows in zip(
+            orders_ingest_many(items=chunk, actor=actor, via=AuditEntry.Via.WEB),
+            chunk_rows,
+            strict=True,
+        ):
+            if status not in (200, 201):
+                raise ApplicationError(
+                    _("Row %(row)s: %(message)s")
+                    % {"row": rows[0], "message": body["error"]["message"]},
+                    code=body["error"]["code"],
+                )
+            applied += len(rows)
+            created += int(status == 201)
+        chunk.clear()
+        chunk_rows.clear()
+        _progress(job.pk, "applying", applied, total_rows)
+
     for (source, external_id), order in v.orders.items():
         if v.bad_rows.intersection(order["rows"]):
             continue
@@ -344,19 +368,12 @@ def _apply_orders(job: ImportJob, v: _Validated, actor: User | None) -> tuple[in
             "total": str(total),
             "lines": [(ln.sku, ln.quantity, str(ln.amount)) for ln in order["lines"]],
         }
-        try:
-            _result, was_new = order_ingest(
-                data=data, hash_=request_hash(fingerprint), actor=actor, via=AuditEntry.Via.WEB
-            )
-        except ApplicationError as exc:
-            raise ApplicationError(
-                _("Row %(row)s: %(message)s") % {"row": order["rows"][0], "message": exc.message},
-                code=exc.code,
-            ) from exc
-        applied += len(order["rows"])
-        created += int(was_new)
-        if applied % 500 < len(order["rows"]):
-            _progress(job.pk, "applying", applied, total_rows)
+        chunk.append((data, request_hash(fingerprint)))
+        chunk_rows.append(order["rows"])
+        if len(chunk) >= 1000:
+            flush()
+    if chunk:
+        flush()
     return applied, created
 
 

@@ -1,0 +1,427 @@
+"""Set-based ingest for batches and imports: the same rules as ``order_ingest``, a few queries per
+batch instead of a dozen per order.
+
+Within one transaction it locks every member the batch touches (ordered by id, so two batches
+cannot deadlock), finds replays under the lock, inserts orders and lines in bulk, runs the rules in
+Python per member in the batch's own order (tier before each order, points with debt repayment,
+counters, spend window, tier raises, milestones and gifts), then writes entries, tier changes and
+members in bulk. Items this path does not cover (vouchers, a key repeated in the batch, the
+one-purchase-a-day setting) go through ``order_ingest`` one by one; if the bulk transaction fails
+for any reason, every item does. ``tests/members/test_bulk_orders.py`` checks that both paths give
+the same ledgers, tiers, milestones and results.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.phones import InvalidPhone, normalize_phone
+from members import events
+from members.models import (
+    GiftGrant,
+    Member,
+    Milestone,
+    MilestoneReached,
+    Order,
+    OrderLine,
+    PointsEntry,
+    TierChange,
+    Voucher,
+)
+from members.services.context import loyalty_context
+from members.services.idempotency import mismatch_error
+from members.services.members import member_enrol
+from members.services.orders import CODE_RE, OrderIn, _product_id, order_ingest
+from members.services.points import earn_points, points_expiry
+from members.services.tiers import COUNTED, Standing, tier_for
+from scrm.exceptions import ApplicationError, error_body
+
+Result = tuple[int, dict[str, Any]]
+logger = logging.getLogger("scrm.orders")
+# Tests turn this off to prove the bulk path itself gives the results.
+FALL_BACK_ON_ERROR = True
+
+
+@dataclass
+class _MemberState:
+    member: Member
+    history: list[tuple[datetime, Decimal]] = field(
+        default_factory=list
+    )  # counted orders: time, net
+    gifts: list[GiftGrant] = field(default_factory=list)
+    vouchers: list[Voucher] = field(default_factory=list)
+    reached: set[int] = field(default_factory=set)
+
+
+def orders_ingest_many(
+    *, items: list[tuple[OrderIn, str]], actor: User | None = None, via: str | None = None
+) -> list[Result]:
+    """Ingest many orders; one (status, body) per item, in order, as ``order_ingest`` would give."""
+    results: list[Result | None] = [None] * len(items)
+    ctx = loyalty_context()
+    seen: set[tuple[str, str]] = set()
+    bulk: list[int] = []
+    single: list[int] = []
+    for i, (data, _hash) in enumerate(items):
+        key = (data.source, data.external_id)
+        if data.vouchers or key in seen or ctx.settings.one_purchase_per_day:
+            single.append(i)
+        else:
+            bulk.append(i)
+        seen.add(key)
+    if bulk:
+        try:
+            with transaction.atomic():
+                for i, result in _bulk(items, bulk, actor=actor, via=via).items():
+                    results[i] = result
+        except Exception:
+            if not FALL_BACK_ON_ERROR:
+                raise
+            # Any failure (a concurrent writer won a key, say): the one-by-one path decides each item.
+            logger.warning("bulk ingest fell back to one by one", exc_info=True)
+            single = sorted(set(single) | set(bulk))
+    for i in single:
+        results[i] = _one(items[i], actor=actor, via=via)
+    return [r for r in results if r is not None]
+
+
+def _one(item: tuple[OrderIn, str], *, actor: User | None, via: str | None) -> Result:
+    data, hash_ = item
+    try:
+        result, created = order_ingest(data=data, hash_=hash_, actor=actor, via=via)
+    except ApplicationError as exc:
+        return exc.status_code, error_body(exc.code, exc.message, exc.fields, **exc.extra)
+    return (201 if created else 200), result
+
+
+def _error(exc: ApplicationError) -> Result:
+    return exc.status_code, error_body(exc.code, exc.message, exc.fields, **exc.extra)
+
+
+def _resolve_members(
+    items: list[tuple[OrderIn, str]], idx: list[int], *, actor: User | None, via: str | None
+) -> tuple[dict[int, int], dict[int, Result]]:
+    """Member id per item (enrolling unknown phones), or an error result."""
+    codes = {items[i][0].member.strip().upper() for i in idx if _is_code(items[i][0].member)}
+    by_code = dict(Member.objects.filter(code__in=codes).values_list("code", "pk"))
+    phones: dict[int, str] = {}
+    errors: dict[int, Result] = {}
+    for i in idx:
+        ref = items[i][0].member.strip()
+        if _is_code(ref):
+            continue
+        try:
+            phones[i] = normalize_phone(ref)
+        except InvalidPhone as exc:
+            errors[i] = _error(
+                ApplicationError(
+                    _("Give a member code or a mobile number."), fields={"member": [str(exc)]}
+                )
+            )
+    by_phone = dict(
+        Member.objects.filter(phone__in=set(phones.values())).values_list("phone", "pk")
+    )
+    member_of: dict[int, int] = {}
+    for i in idx:
+        if i in errors:
+            continue
+        data = items[i][0]
+        if i in phones:
+            pk = by_phone.get(phones[i])
+            if pk is None:
+                channel = Member.Channel.STORE if data.store else Member.Channel.ONLINE
+                member, _created = member_enrol(
+                    phone=phones[i], store=data.store, channel=channel, actor=actor, via=via
+                )
+                pk = by_phone[phones[i]] = member.pk
+            member_of[i] = pk
+        else:
+            code = data.member.strip().upper()
+            if code not in by_code:
+                msg = _("No member has code %(code)s.") % {"code": data.member.strip()}
+                errors[i] = _error(ApplicationError(msg, fields={"member": [msg]}))
+            else:
+                member_of[i] = by_code[code]
+    return member_of, errors
+
+
+def _is_code(ref: str) -> bool:
+    ref = ref.strip()
+    return bool(CODE_RE.match(ref.upper())) and not ref.isdigit()
+
+
+def _bulk(
+    items: list[tuple[OrderIn, str]], idx: list[int], *, actor: User | None, via: str | None
+) -> dict[int, Result]:
+    ctx = loyalty_context()
+    settings, tiers = ctx.settings, ctx.tiers
+    tier_by_pk = {t.pk: t for t in tiers}
+    results: dict[int, Result] = {}
+    member_of, errors = _resolve_members(items, idx, actor=actor, via=via)
+    results.update(errors)
+
+    # Lock every member once, in id order: concurrent batches wait for each other, never deadlock.
+    states = {
+        m.pk: _MemberState(member=m)
+        for m in Member.objects.select_for_update()
+        .filter(pk__in=set(member_of.values()))
+        .order_by("pk")
+    }
+    keys = [(items[i][0].source, items[i][0].external_id) for i in member_of]
+    existing: dict[tuple[str, str], Order] = {}
+    if keys:
+        q = Q()
+        for source, external_id in keys:
+            q |= Q(source=source, external_id=external_id)
+        existing = {(o.source, o.external_id): o for o in Order.objects.filter(q)}
+    new: list[int] = []
+    for i in member_of:
+        data, hash_ = items[i]
+        found = existing.get((data.source, data.external_id))
+        if found is None:
+            new.append(i)
+        elif found.request_hash != hash_:
+            results[i] = _error(mismatch_error())
+        else:
+            results[i] = (200, found.result)
+    if not new:
+        return results
+
+    involved = {member_of[i] for i in new}
+    for member_id, placed_at, total, refunded in Order.objects.filter(
+        member_id__in=involved, status__in=COUNTED
+    ).values_list("member_id", "placed_at", "total", "refunded_amount"):
+        states[member_id].history.append((placed_at, total - refunded))
+    for gift in GiftGrant.objects.filter(
+        member_id__in=involved, status=GiftGrant.Status.PENDING
+    ).order_by("granted_at"):
+        states[gift.member_id].gifts.append(gift)
+    for voucher in Voucher.objects.filter(
+        member_id__in=involved, status=Voucher.Status.AVAILABLE
+    ).select_related("template"):
+        states[voucher.member_id].vouchers.append(voucher)
+    if ctx.milestones:
+        for member_id, milestone_id in MilestoneReached.objects.filter(
+            member_id__in=involved
+        ).values_list("member_id", "milestone_id"):
+            states[member_id].reached.add(milestone_id)
+
+    orders = Order.objects.bulk_create(
+        [
+            Order(
+                source=items[i][0].source,
+                external_id=items[i][0].external_id,
+                member_id=member_of[i],
+                store=items[i][0].store,
+                placed_at=items[i][0].placed_at,
+                total=items[i][0].total,
+                request_hash=items[i][1],
+                created_by=actor if actor and actor.pk else None,
+            )
+            for i in new
+        ]
+    )
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                product_id=_product_id(line),
+                quantity=line.quantity,
+                amount=line.amount,
+            )
+            for order, i in zip(orders, new, strict=True)
+            for line in items[i][0].lines
+        ]
+    )
+
+    from members.selectors import member_card
+
+    entries: list[PointsEntry] = []
+    changes: list[TierChange] = []
+    reached_rows: list[MilestoneReached] = []
+    window = timedelta(days=settings.spend_window_days)
+
+    def book(
+        state: _MemberState,
+        *,
+        kind: str,
+        points: int,
+        key: str,
+        reason: str,
+        order: Order,
+        at: datetime,
+    ) -> tuple[int, int]:
+        """earn_with_debt, in memory."""
+        if points <= 0:
+            return 0, 0
+        m = state.member
+        m.points_balance += points
+        entries.append(
+            PointsEntry(
+                member=m,
+                kind=kind,
+                points=points,
+                balance_after=m.points_balance,
+                reason=reason[:200],
+                order=order,
+                idempotency_key=key,
+                expires_at=points_expiry(at, settings),
+                created_at=at,
+            )
+        )
+        repaid = min(points, m.points_debt)
+        if repaid:
+            m.points_balance -= repaid
+            entries.append(
+                PointsEntry(
+                    member=m,
+                    kind=PointsEntry.Kind.REVERSE,
+                    points=-repaid,
+                    balance_after=m.points_balance,
+                    reason=_("Points debt from an earlier refund"),
+                    order=order,
+                    idempotency_key=f"{key}:debt",
+                    created_at=at,
+                )
+            )
+            m.points_debt -= repaid
+        return points, repaid
+
+    for order, i in zip(orders, new, strict=True):
+        data = items[i][0]
+        state = states[member_of[i]]
+        m = state.member
+        if m.tier_id is None:
+            m.tier_id = tiers[0].pk
+        tier_before = tier_by_pk.get(m.tier_id, tiers[0])
+        order.tier_code = tier_before.code
+        found: list[dict[str, Any]] = []
+        earned, repaid = book(
+            state,
+            kind=PointsEntry.Kind.EARN,
+            points=earn_points(data.total, settings, tier_before.multiplier),
+            key=f"order:{order.pk}:earn",
+            reason=_("Order %(order)s") % {"order": data.external_id},
+            order=order,
+            at=data.placed_at,
+        )
+        if earned:
+            found.append({"type": "points_earned", "points": earned, "debt_repaid": repaid})
+        order.points_earned = earned
+        m.purchase_count += 1
+        m.lifetime_spend += data.total
+        if m.last_purchase_at is None or data.placed_at > m.last_purchase_at:
+            m.last_purchase_at = data.placed_at
+        state.history.append((data.placed_at, data.total))
+        as_of = data.placed_at
+        since = as_of - window
+        s = Standing(
+            purchase_count=sum(1 for at, _net in state.history if at <= as_of),
+            window_spend=sum(
+                (net for at, net in state.history if since < at <= as_of), Decimal("0")
+            ),
+        )
+        target = tier_for(s, tiers)
+        if target.rank > tier_before.rank:
+            changes.append(
+                TierChange(
+                    member=m,
+                    from_tier=tier_before,
+                    to_tier=target,
+                    cause=TierChange.Cause.ORDER,
+                    order=order,
+                    created_at=as_of,
+                )
+            )
+            m.tier_id, m.tier_since, m.downgrade_due_at = target.pk, as_of, None
+            found.append({"type": "tier_changed", "from": tier_before.code, "to": target.code})
+            events.send_on_commit(
+                events.tier_changed,
+                member_id=m.pk,
+                from_code=tier_before.code,
+                to_code=target.code,
+                cause=TierChange.Cause.ORDER,
+                order_id=order.pk,
+            )
+        elif target.rank == tier_before.rank:
+            m.downgrade_due_at = None
+        for milestone in ctx.milestones:
+            hit = (
+                milestone.at_purchase is not None and m.purchase_count >= milestone.at_purchase
+            ) or (milestone.at_spend is not None and m.lifetime_spend >= milestone.at_spend)
+            if not hit or milestone.pk in state.reached:
+                continue
+            state.reached.add(milestone.pk)
+            reached_rows.append(MilestoneReached(member=m, milestone=milestone, order=order))
+            found.append({"type": "milestone_reached", "milestone": milestone.code})
+            events.send_on_commit(
+                events.milestone_reached,
+                member_id=m.pk,
+                milestone_code=milestone.code,
+                order_id=order.pk,
+            )
+            if milestone.reward == Milestone.Reward.GIFT:
+                gift = GiftGrant.objects.create(
+                    member=m,
+                    milestone=milestone,
+                    order=order,
+                    name_zh=milestone.gift_name_zh or milestone.name_zh,
+                    name_en=milestone.gift_name_en or milestone.name_en,
+                )
+                state.gifts.append(gift)
+                found.append({"type": "gift_granted", "gift": gift.pk, "name": gift.name})
+                events.send_on_commit(events.gift_granted, member_id=m.pk, gift_id=gift.pk)
+            elif milestone.reward == Milestone.Reward.POINTS and milestone.points:
+                book(
+                    state,
+                    kind=PointsEntry.Kind.BONUS,
+                    points=milestone.points,
+                    key=f"milestone:{m.pk}:{milestone.code}",
+                    reason=milestone.name,
+                    order=order,
+                    at=data.placed_at,
+                )
+                found.append({"type": "points_bonus", "points": milestone.points})
+        m.tier = tier_by_pk[m.tier_id]
+        result = {
+            "id": order.pk,
+            "points_earned": earned,
+            "member": member_card(
+                m, tiers=tiers, current_standing=s, gifts=list(state.gifts), vouchers=state.vouchers
+            ),
+            "events": found,
+        }
+        order.result = result
+        results[i] = (201, result)
+        events.send_on_commit(
+            events.order_ingested, member_id=m.pk, order_id=order.pk, events=found
+        )
+
+    PointsEntry.objects.bulk_create(entries)
+    TierChange.objects.bulk_create(changes)
+    MilestoneReached.objects.bulk_create(reached_rows)
+    Order.objects.bulk_update(orders, ["tier_code", "points_earned", "result"], batch_size=500)
+    Member.objects.bulk_update(
+        [states[pk].member for pk in involved],
+        [
+            "points_balance",
+            "points_debt",
+            "purchase_count",
+            "lifetime_spend",
+            "last_purchase_at",
+            "tier",
+            "tier_since",
+            "downgrade_due_at",
+        ],
+        batch_size=500,
+    )
+    return results

@@ -1,0 +1,182 @@
+"""The set-based batch path must give exactly what one-by-one ingest gives."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from members.models import (
+    GiftGrant,
+    Member,
+    Milestone,
+    MilestoneReached,
+    Order,
+    PointsEntry,
+    TierChange,
+)
+from members.services import LineIn, OrderIn, order_ingest, order_refund, points_redeem
+from members.services import bulk_orders
+from members.services.bulk_orders import orders_ingest_many
+from members.services.orders import RefundIn
+from tests.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_fallback(monkeypatch):
+    monkeypatch.setattr(bulk_orders, "FALL_BACK_ON_ERROR", False)
+
+
+def _orders(members, n, seed=3):
+    rng = random.Random(seed)
+    base = timezone.now() - timedelta(days=500)
+    out = []
+    for k in range(n):
+        m = rng.choice(members)
+        total = Decimal(rng.choice([35, 99, 180, 420, 950, 1600]))
+        at = base + timedelta(days=rng.randint(0, 499), minutes=k)
+        out.append(
+            (
+                m,
+                OrderIn(
+                    source="pos",
+                    external_id=f"E-{k}",
+                    member=m.code,
+                    placed_at=at,
+                    total=total,
+                    lines=[LineIn(sku="SKU-A", quantity=1, amount=total)],
+                ),
+                f"h{k}",
+            )
+        )
+    return out
+
+
+def _state(member):
+    member.refresh_from_db()
+    entries = list(
+        PointsEntry.objects.filter(member=member)
+        .order_by("id")
+        .values_list("kind", "points", "balance_after")
+    )
+    return {
+        "balance": member.points_balance,
+        "debt": member.points_debt,
+        "count": member.purchase_count,
+        "spend": member.lifetime_spend,
+        "tier": member.tier_id,
+        "last": member.last_purchase_at,
+        "entries": entries,
+        "changes": list(
+            TierChange.objects.filter(member=member)
+            .order_by("id")
+            .values_list("from_tier", "to_tier", "cause")
+        ),
+        "milestones": sorted(
+            MilestoneReached.objects.filter(member=member).values_list("milestone__code", flat=True)
+        ),
+        "gifts": GiftGrant.objects.filter(member=member).count(),
+    }
+
+
+def _strip(result):
+    r = dict(result)
+    r.pop("id")
+    r["member"] = {
+        k: v
+        for k, v in r["member"].items()
+        if k not in ("code", "phone", "name", "joined_at", "pending_gifts")
+    }
+    r["events"] = [{k: v for k, v in e.items() if k != "gift"} for e in r["events"]]
+    return r
+
+
+def test_bulk_and_one_by_one_agree(store_sh):
+    Milestone.objects.create(
+        code="bonus_3rd",
+        name_zh="三单奖",
+        name_en="Third order bonus",
+        at_purchase=3,
+        reward="points",
+        points=150,
+    )
+    bulk_members = [MemberFactory(store=store_sh) for _ in range(6)]
+    twins = [MemberFactory(store=store_sh) for _ in range(6)]
+    twin_of = dict(zip([m.pk for m in bulk_members], twins, strict=True))
+    # One member starts with points debt: an earlier order refunded after its points were spent.
+    for m in (bulk_members[0], twins[0]):
+        r, _c = order_ingest(
+            data=OrderIn(
+                source="pre",
+                external_id=f"pre-{m.pk}",
+                member=m.code,
+                placed_at=timezone.now() - timedelta(days=600),
+                total=Decimal(300),
+                lines=[LineIn(sku="X", quantity=1, amount=Decimal(300))],
+            ),
+            hash_="pre",
+        )
+        points_redeem(member=m, points=300, key="spend", reason="x")
+        order_refund(
+            order=Order.objects.get(pk=r["id"]),
+            data=RefundIn(external_id=f"rf-{m.pk}", amount=Decimal(300)),
+            hash_="r",
+        )
+
+    plan = _orders(bulk_members, 60)
+    with CaptureQueriesContext(connection) as q:
+        results = orders_ingest_many(items=[(data, h) for _m, data, h in plan])
+    assert len(q.captured_queries) < 60 + 20  # a few per batch, plus gifts; not a dozen per order
+    singles = []
+    for m, data, h in plan:
+        twin = twin_of[m.pk]
+        twin_data = OrderIn(**{**data.__dict__, "member": twin.code, "source": "twin"})
+        singles.append(order_ingest(data=twin_data, hash_=h)[0])
+
+    assert [s for s, _b in results] == [201] * 60
+    for (_s, body), single in zip(results, singles, strict=True):
+        assert _strip(body) == _strip(single)
+    for m in bulk_members:
+        a, b = _state(m), _state(twin_of[m.pk])
+        assert a == b, m.code
+    assert any(_state(m)["gifts"] for m in bulk_members)
+    assert any(len(_state(m)["changes"]) for m in bulk_members)
+
+
+def test_bulk_replays_mismatches_unknown_members_and_repeated_keys(store_sh):
+    m = MemberFactory(store=store_sh)
+    data = OrderIn(
+        source="pos",
+        external_id="A",
+        member=m.code,
+        placed_at=timezone.now(),
+        total=Decimal(10),
+        lines=[LineIn(sku="S", quantity=1, amount=Decimal(10))],
+    )
+    first = orders_ingest_many(items=[(data, "h")])
+    unknown = OrderIn(**{**data.__dict__, "external_id": "B", "member": "MNOSUCH1"})
+    bad_phone = OrderIn(**{**data.__dict__, "external_id": "C", "member": "12345"})
+    new_phone = OrderIn(**{**data.__dict__, "external_id": "D", "member": "13812340000"})
+    results = orders_ingest_many(
+        items=[
+            (data, "h"),
+            (data, "other"),
+            (unknown, "u"),
+            (bad_phone, "b"),
+            (new_phone, "n"),
+            (new_phone, "n"),
+        ]
+    )
+    assert [s for s, _b in results] == [200, 409, 400, 400, 201, 200]
+    assert results[0][1] == first[0][1]
+    assert results[1][1]["error"]["code"] == "idempotency_mismatch"
+    assert "member" in results[2][1]["error"]["fields"]
+    assert Member.objects.get(phone="+8613812340000").purchase_count == 1
+    assert Order.objects.count() == 2
