@@ -186,13 +186,13 @@ def _bulk(
     new: list[int] = []
     for i in member_of:
         data, hash_ = items[i]
-        found = existing.get((data.source, data.external_id))
-        if found is None:
+        prior = existing.get((data.source, data.external_id))
+        if prior is None:
             new.append(i)
-        elif found.request_hash != hash_:
+        elif prior.request_hash != hash_:
             results[i] = _error(mismatch_error())
         else:
-            results[i] = (200, found.result)
+            results[i] = (200, prior.result)
     if not new:
         return results
 

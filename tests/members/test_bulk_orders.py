@@ -20,8 +20,7 @@ from members.models import (
     PointsEntry,
     TierChange,
 )
-from members.services import LineIn, OrderIn, order_ingest, order_refund, points_redeem
-from members.services import bulk_orders
+from members.services import LineIn, OrderIn, bulk_orders, order_ingest, order_refund, points_redeem
 from members.services.bulk_orders import orders_ingest_many
 from members.services.orders import RefundIn
 from tests.factories import MemberFactory
