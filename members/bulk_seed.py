@@ -1,9 +1,10 @@
 """Benchmark-scale data on PostgreSQL: members and orders generated set-based in SQL, with ledgers
 and tiers computed set-based under the shipped rules, so ``ledger_verify`` passes.
 
-Simplifications, said plainly: one line per order, no refunds, no vouchers, no milestones and gifts,
-no expiry entries (the nightly job would book them), and the shipped ladder (VIP at the 3rd
-purchase, Gold at CNY 3000 in 365 days, x1.2 / x1.5) hard-wired in the SQL.
+Purchase-count milestones with a gift are reached at their order, and their gifts booked as handed
+over. Simplifications, said plainly: one line per order, no refunds, no vouchers, no spend or
+points milestones, no expiry entries (the nightly job would book them), and the shipped ladder
+(VIP at the 3rd purchase, Gold at CNY 3000 in 365 days, x1.2 / x1.5) hard-wired in the SQL.
 """
 
 from __future__ import annotations
@@ -139,6 +140,11 @@ def bulk_seed(
             WHERE s.member_id = m.id
         """,
         )
+    with transaction.atomic():
+        t = time.monotonic()
+        bulk_milestones(after_member_id=start_member)
+        timings["milestones"] = round(time.monotonic() - t, 1)
+        log(f"  milestones: {timings['milestones']}s")
     with connection.cursor() as c:
         c.execute(
             "ANALYZE members_member; ANALYZE members_order; ANALYZE members_orderline; ANALYZE members_pointsentry"
@@ -146,3 +152,43 @@ def bulk_seed(
         c.execute("SELECT count(*) FROM members_order WHERE member_id > %s", [start_member])
         n_orders = c.fetchone()[0]
     return {"members": members, "orders": n_orders, "seconds": timings}
+
+
+def bulk_milestones(*, after_member_id: int) -> None:
+    """Milestones at purchase N (gift rewards) for bulk members: reached at their Nth order, gift handed over."""
+    from members.models import Milestone
+
+    for ms in Milestone.objects.filter(
+        is_active=True, reward=Milestone.Reward.GIFT, at_purchase__isnull=False
+    ):
+        with connection.cursor() as c:
+            c.execute(
+                """
+                INSERT INTO members_milestonereached (member_id, milestone_id, order_id, reached_at)
+                SELECT member_id, %s, id, placed_at FROM (
+                    SELECT o.member_id, o.id, o.placed_at,
+                           row_number() OVER (PARTITION BY o.member_id ORDER BY o.placed_at, o.id) AS n
+                    FROM members_order o WHERE o.member_id > %s AND o.source = %s
+                ) x WHERE n = %s
+                ON CONFLICT DO NOTHING
+                """,
+                [ms.pk, after_member_id, BULK_SOURCE, ms.at_purchase],
+            )
+            c.execute(
+                """
+                INSERT INTO members_giftgrant (member_id, name_zh, name_en, milestone_id, order_id, status,
+                    granted_at, fulfilled_at)
+                SELECT r.member_id, %s, %s, r.milestone_id, r.order_id, 'fulfilled', r.reached_at,
+                       r.reached_at + interval '2 days'
+                FROM members_milestonereached r
+                WHERE r.milestone_id = %s AND r.member_id > %s
+                  AND NOT EXISTS (SELECT 1 FROM members_giftgrant g
+                                  WHERE g.member_id = r.member_id AND g.milestone_id = r.milestone_id)
+                """,
+                [
+                    ms.gift_name_zh or ms.name_zh,
+                    ms.gift_name_en or ms.name_en,
+                    ms.pk,
+                    after_member_id,
+                ],
+            )

@@ -44,3 +44,19 @@ def test_bulk_ledgers_and_tiers_match_what_the_engine_computes(store_sh):
         assert twin.purchase_count == member.purchase_count
         checked += 1
     assert checked >= 3
+
+
+def test_bulk_members_past_the_fifth_purchase_have_their_gift_milestone(store_sh):
+    from members.models import GiftGrant, MilestoneReached
+
+    bulk_seed(members=40, orders_per_member=6, log=lambda _m: None)
+    past_fifth = Member.objects.filter(phone__startswith="+86192", purchase_count__gte=5)
+    assert past_fifth.exists()
+    assert MilestoneReached.objects.filter(member__in=past_fifth).count() == past_fifth.count()
+    assert (
+        GiftGrant.objects.filter(member__in=past_fifth, status="fulfilled").count()
+        == past_fifth.count()
+    )
+    assert not MilestoneReached.objects.filter(
+        member__phone__startswith="+86192", member__purchase_count__lt=5
+    ).exists()
