@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -179,10 +178,12 @@ def _bulk(
     keys = [(items[i][0].source, items[i][0].external_id) for i in member_of]
     existing: dict[tuple[str, str], Order] = {}
     if keys:
-        q = Q()
-        for source, external_id in keys:
-            q |= Q(source=source, external_id=external_id)
-        existing = {(o.source, o.external_id): o for o in Order.objects.filter(q)}
+        # source = ANY(...) AND external_id = ANY(...) uses the unique index; a long OR would not.
+        wanted = set(keys)
+        candidates = Order.objects.filter(
+            source__in={k[0] for k in keys}, external_id__in={k[1] for k in keys}
+        )
+        existing = {(o.source, o.external_id): o for o in candidates if (o.source, o.external_id) in wanted}
     new: list[int] = []
     for i in member_of:
         data, hash_ = items[i]
