@@ -183,7 +183,9 @@ def _bulk(
         candidates = Order.objects.filter(
             source__in={k[0] for k in keys}, external_id__in={k[1] for k in keys}
         )
-        existing = {(o.source, o.external_id): o for o in candidates if (o.source, o.external_id) in wanted}
+        existing = {
+            (o.source, o.external_id): o for o in candidates if (o.source, o.external_id) in wanted
+        }
     new: list[int] = []
     for i in member_of:
         data, hash_ = items[i]

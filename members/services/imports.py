@@ -45,6 +45,7 @@ MEMBER_COLUMNS = ["phone", "name", "store", "channel", "birthday", "email", "ope
 MEMBER_REQUIRED = ["phone"]
 MAX_STORED_ERRORS = 5000
 MAX_ROWS = 500_000
+IMPORT_CHUNK = 1000  # orders per set-based step inside the one import transaction
 
 
 def progress_key(job_id: int) -> str:
@@ -370,7 +371,7 @@ def _apply_orders(job: ImportJob, v: _Validated, actor: User | None) -> tuple[in
         }
         chunk.append((data, request_hash(fingerprint)))
         chunk_rows.append(order["rows"])
-        if len(chunk) >= 1000:
+        if len(chunk) >= IMPORT_CHUNK:
             flush()
     if chunk:
         flush()
