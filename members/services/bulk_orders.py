@@ -39,7 +39,14 @@ from members.models import (
 from members.services.context import loyalty_context
 from members.services.idempotency import mismatch_error
 from members.services.members import member_enrol
-from members.services.orders import CODE_RE, OrderIn, _product_id, order_ingest
+from members.services.orders import (
+    CODE_RE,
+    OrderIn,
+    _product_id,
+    milestone_gift,
+    milestone_hit,
+    order_ingest,
+)
 from members.services.points import earn_points, points_expiry
 from members.services.tiers import COUNTED, Standing, tier_for
 from scrm.exceptions import ApplicationError, error_body
@@ -356,10 +363,7 @@ def _bulk(
         elif target.rank == tier_before.rank:
             m.downgrade_due_at = None
         for milestone in ctx.milestones:
-            hit = (
-                milestone.at_purchase is not None and m.purchase_count >= milestone.at_purchase
-            ) or (milestone.at_spend is not None and m.lifetime_spend >= milestone.at_spend)
-            if not hit or milestone.pk in state.reached:
+            if not milestone_hit(milestone, m) or milestone.pk in state.reached:
                 continue
             state.reached.add(milestone.pk)
             reached_rows.append(MilestoneReached(member=m, milestone=milestone, order=order))
@@ -371,16 +375,9 @@ def _bulk(
                 order_id=order.pk,
             )
             if milestone.reward == Milestone.Reward.GIFT:
-                gift = GiftGrant.objects.create(
-                    member=m,
-                    milestone=milestone,
-                    order=order,
-                    name_zh=milestone.gift_name_zh or milestone.name_zh,
-                    name_en=milestone.gift_name_en or milestone.name_en,
-                )
+                gift = milestone_gift(member=m, milestone=milestone, order=order)
                 state.gifts.append(gift)
                 found.append({"type": "gift_granted", "gift": gift.pk, "name": gift.name})
-                events.send_on_commit(events.gift_granted, member_id=m.pk, gift_id=gift.pk)
             elif milestone.reward == Milestone.Reward.POINTS and milestone.points:
                 book(
                     state,

@@ -281,16 +281,31 @@ def _ingest_locked(
     return result, True
 
 
+def milestone_hit(milestone: Milestone, member: Member) -> bool:
+    """Whether the member's counters have reached the milestone's purchase or spend threshold."""
+    return (
+        milestone.at_purchase is not None and member.purchase_count >= milestone.at_purchase
+    ) or (milestone.at_spend is not None and member.lifetime_spend >= milestone.at_spend)
+
+
+def milestone_gift(*, member: Member, milestone: Milestone, order: Order) -> GiftGrant:
+    """The gift a milestone grants; it waits (pending) until a clerk hands it over."""
+    gift = GiftGrant.objects.create(
+        member=member,
+        milestone=milestone,
+        order=order,
+        name_zh=milestone.gift_name_zh or milestone.name_zh,
+        name_en=milestone.gift_name_en or milestone.name_en,
+    )
+    events.send_on_commit(events.gift_granted, member_id=member.pk, gift_id=gift.pk)
+    return gift
+
+
 def _milestones(
     *, member: Member, order: Order, settings: LoyaltySettings, milestones: list[Milestone]
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    hits = [
-        m
-        for m in milestones
-        if (m.at_purchase is not None and member.purchase_count >= m.at_purchase)
-        or (m.at_spend is not None and member.lifetime_spend >= m.at_spend)
-    ]
+    hits = [m for m in milestones if milestone_hit(m, member)]
     if not hits:  # the common case: no query at all
         return found
     reached = set(
@@ -308,15 +323,8 @@ def _milestones(
             order_id=order.pk,
         )
         if milestone.reward == Milestone.Reward.GIFT:
-            gift = GiftGrant.objects.create(
-                member=member,
-                milestone=milestone,
-                order=order,
-                name_zh=milestone.gift_name_zh or milestone.name_zh,
-                name_en=milestone.gift_name_en or milestone.name_en,
-            )
+            gift = milestone_gift(member=member, milestone=milestone, order=order)
             found.append({"type": "gift_granted", "gift": gift.pk, "name": gift.name})
-            events.send_on_commit(events.gift_granted, member_id=member.pk, gift_id=gift.pk)
         elif milestone.reward == Milestone.Reward.POINTS and milestone.points:
             earn_with_debt(
                 member=member,
@@ -512,14 +520,7 @@ def _undo_milestones(*, member: Member, order: Order) -> list[dict[str, Any]]:
     for reached in MilestoneReached.objects.filter(member=member, order=order).select_related(
         "milestone"
     ):
-        still = (
-            reached.milestone.at_purchase is not None
-            and member.purchase_count >= reached.milestone.at_purchase
-        ) or (
-            reached.milestone.at_spend is not None
-            and member.lifetime_spend >= reached.milestone.at_spend
-        )
-        if still:
+        if milestone_hit(reached.milestone, member):
             continue
         cancelled = GiftGrant.objects.filter(
             member=member, order=order, milestone=reached.milestone, status=GiftGrant.Status.PENDING
