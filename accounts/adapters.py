@@ -20,9 +20,6 @@ class AccountAdapter(DefaultAccountAdapter):
         # Staff are created by admins; members are enrolled by clerks, imports and the API.
         return False
 
-    def get_login_redirect_url(self, request: HttpRequest) -> str:
-        return super().get_login_redirect_url(request)
-
     # --- phone -------------------------------------------------------------------------------
     def phone_form_field(self, **kwargs: Any) -> Any:
         from accounts.forms import PhoneField

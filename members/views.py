@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import segno
+from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -8,13 +10,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.access import member_required, staff_required
 from accounts.models import Store
 from accounts.selectors import stores_for_user, user_can_use_store
 from accounts.services import audit_record
-from members.models import Member
-from members.selectors import member_for_store, member_search, members_visible_to
+from members.models import Member, PointsEntry
+from members.selectors import member_card, member_for_store, member_search, members_visible_to
+from members.services import points_adjust
+from scrm.exceptions import ApplicationError
 
 # --- Console ----------------------------------------------------------------------------------
 
@@ -111,7 +117,6 @@ def _portal_member(request: HttpRequest) -> Member:
 
 @member_required
 def portal_home(request: HttpRequest) -> HttpResponse:
-    from members.selectors import member_card
     from members.services.points import points_expiring_soon
 
     member = _portal_member(request)
@@ -150,26 +155,17 @@ def portal_account(request: HttpRequest) -> HttpResponse:
 # --- Console: a member's points --------------------------------------------------------------
 
 
+class AdjustForm(forms.Form):
+    points = forms.IntegerField(
+        label=gettext_lazy("Points (negative to take away)"),
+        min_value=-10_000_000,
+        max_value=10_000_000,
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200)
+
+
 @staff_required("use_console", "manage_members")
 def member_points(request: HttpRequest, code: str) -> HttpResponse:
-    from django import forms as dj_forms
-    from django.contrib import messages
-    from django.utils.translation import gettext as _
-    from django.utils.translation import gettext_lazy
-
-    from members.models import PointsEntry
-    from members.selectors import member_card
-    from members.services import points_adjust
-    from scrm.exceptions import ApplicationError
-
-    class AdjustForm(dj_forms.Form):
-        points = dj_forms.IntegerField(
-            label=gettext_lazy("Points (negative to take away)"),
-            min_value=-10_000_000,
-            max_value=10_000_000,
-        )
-        reason = dj_forms.CharField(label=gettext_lazy("Reason"), max_length=200)
-
     member = get_object_or_404(members_visible_to(request.user), code=code.upper())
     form = AdjustForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

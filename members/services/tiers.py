@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from members import events
 from members.models import LoyaltySettings, Member, Order, Tier, TierChange
+from members.services.context import loyalty_context
 
 COUNTED = [Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED]
 
@@ -22,10 +23,6 @@ COUNTED = [Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED]
 class Standing:
     purchase_count: int
     window_spend: Decimal
-
-
-def ladder() -> list[Tier]:
-    return list(Tier.objects.prefetch_related("benefits").order_by("rank"))
 
 
 def standing(
@@ -108,7 +105,7 @@ def tier_evaluate(
 ) -> TierChange | None:
     """Re-evaluate a member whose row the caller has locked. Orders and imports only raise;
     refunds and new rules apply at once in both directions; the daily job uses the grace period."""
-    tiers = tiers or ladder()
+    tiers = tiers or loyalty_context().tiers
     settings = settings or LoyaltySettings.current()
     at = as_of or timezone.now()
     target = tier_for(current_standing or standing(member, as_of=at, settings=settings), tiers)
@@ -145,8 +142,8 @@ def tiers_evaluate_daily(*, now: datetime | None = None) -> int:
     from members.services.points import lock_member
 
     now = now or timezone.now()
-    tiers = ladder()
-    settings = LoyaltySettings.current()
+    ctx = loyalty_context()
+    tiers, settings = ctx.tiers, ctx.settings
     changed = 0
     candidates = Member.objects.filter(tier__rank__gt=0).values_list("pk", flat=True)
     for pk in candidates.iterator():
