@@ -52,12 +52,16 @@ def bulk_seed(
             "members",
             f"""
             INSERT INTO members_member (code, phone, phone_last4, name, email, store_id, channel, joined_at,
-                points_balance, points_debt, purchase_count, lifetime_spend, tier_id)
+                points_balance, points_debt, purchase_count, lifetime_spend, tier_id,
+                consent_sms, consent_email, consent_wecom, consent_portal, marketing_opt_out, frequency,
+                lifecycle_stage, rfm_r, rfm_f, rfm_m, value_class)
             SELECT 'MB' || lpad(i::text, 9, '0'), '+86192' || lpad(i::text, 8, '0'), right(lpad(i::text, 8, '0'), 4),
                    (ARRAY['王','李','张','刘','陈','杨','黄','赵','吴','周'])[1 + i %% 10] ||
                    (ARRAY['芳','伟','娜','敏','静','磊','洋','婷','杰','涛','晓雨','思琪'])[1 + (i / 10) %% 12],
                    '', (ARRAY{stores})[1 + i %% {len(stores)}], 'store', now() - ((i::bigint * 7919) %% 730) * interval '1 day',
-                   0, 0, 0, 0, {tiers["member"]}
+                   0, 0, 0, 0, {tiers["member"]},
+                   i %% 10 < 6, i %% 10 < 2, i %% 3 = 0, i %% 4 = 0, i %% 50 = 0, 'any',
+                   'prospect', 0, 0, 0, ''
             FROM generate_series(%s, %s) AS i
         """,
             [first, last],
@@ -140,6 +144,31 @@ def bulk_seed(
             WHERE s.member_id = m.id
         """,
         )
+        # Profiles for segments: a child for about one member in six (due dates to 8-year-olds),
+        # a skin type for one in three.
+        step(
+            "children",
+            """
+            INSERT INTO members_child (member_id, name, birth_date, due_date, created_at)
+            SELECT m.id, '宝宝',
+                   CASE WHEN m.id %% 12 = 0 THEN NULL ELSE current_date - ((m.id * 37) %% 2920)::int END,
+                   CASE WHEN m.id %% 12 = 0 THEN current_date + ((m.id * 13) %% 270)::int END,
+                   now()
+            FROM members_member m WHERE m.id > %s AND m.id %% 6 = 0
+        """,
+            [start_member],
+        )
+        step(
+            "profiles",
+            """
+            INSERT INTO members_profile (member_id, likes, dislikes, sweetness, allergies, diet, skin_type,
+                skin_concerns, skin_sensitivity, updated_at)
+            SELECT m.id, (ARRAY['抹茶','芒果','草莓','巧克力'])[1 + m.id %% 4], '', 'normal', '', '',
+                   (ARRAY['dry','oily','combination','sensitive','normal'])[1 + m.id %% 5], '', '', now()
+            FROM members_member m WHERE m.id > %s AND m.id %% 3 = 0
+        """,
+            [start_member],
+        )
     with transaction.atomic():
         t = time.monotonic()
         bulk_milestones(after_member_id=start_member)
@@ -147,7 +176,8 @@ def bulk_seed(
         log(f"  milestones: {timings['milestones']}s")
     with connection.cursor() as c:
         c.execute(
-            "ANALYZE members_member; ANALYZE members_order; ANALYZE members_orderline; ANALYZE members_pointsentry"
+            "ANALYZE members_member; ANALYZE members_order; ANALYZE members_orderline; ANALYZE members_pointsentry;"
+            " ANALYZE members_child; ANALYZE members_profile"
         )
         c.execute("SELECT count(*) FROM members_order WHERE member_id > %s", [start_member])
         n_orders = c.fetchone()[0]

@@ -13,6 +13,9 @@ gift_granted = Signal()  # member_id, gift_id
 voucher_issued = Signal()  # member_id, voucher_code
 voucher_redeemed = Signal()  # member_id, voucher_code
 points_expiring = Signal()  # member_id, points, expires_at
+lifecycle_changed = Signal()  # member_id, from_stage, to_stage
+member_handed_over = Signal()  # member_id, from_owner_id, to_owner_id, handover
+member_erased = Signal()  # member_id
 
 
 def send_on_commit(signal: Signal, **data) -> None:

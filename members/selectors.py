@@ -52,18 +52,15 @@ def member_for_store(*, store: Store, q: str) -> tuple[QuerySet[Member], str]:
 
 
 def lifecycle_stage(member: Member, now=None) -> str:
-    """A first reading of the lifecycle from the cached counters; the nightly job refines it."""
+    """The stage from the cached counters, by the rules of the nightly job (which also scores RFM)."""
     from django.utils import timezone
 
-    now = now or timezone.now()
-    if member.purchase_count == 0 or member.last_purchase_at is None:
-        return "prospect"
-    idle = (now - member.last_purchase_at).days
-    if idle >= 180:
-        return "lapsed"
-    if idle >= 90:
-        return "dormant"
-    return {1: "first_purchase", 2: "second_purchase"}.get(member.purchase_count, "repeat")
+    from members.services.lifecycle import local_date, stage_for
+
+    if member.last_purchase_at is None:
+        return stage_for(0, None)
+    today = timezone.localtime(now).date() if now else timezone.localdate()
+    return stage_for(member.purchase_count, (today - local_date(member.last_purchase_at)).days)
 
 
 _store_codes: dict[int, str] = {}

@@ -23,6 +23,28 @@ class Member(models.Model):
         EVENT = "event", _("Event")
         IMPORT = "import", _("Import")
 
+    class Frequency(models.TextChoices):
+        ANY = "any", _("As it comes")
+        WEEKLY = "weekly", _("At most weekly")
+        MONTHLY = "monthly", _("At most monthly")
+        SERVICE = "service", _("Service messages only")
+
+    class Stage(models.TextChoices):
+        PROSPECT = "prospect", _("Prospect")
+        FIRST = "first_purchase", _("First purchase")
+        SECOND = "second_purchase", _("Second purchase")
+        REPEAT = "repeat", _("Repeat")
+        LOYAL = "loyal", _("Loyal")
+        DORMANT = "dormant", _("Dormant")
+        LAPSED = "lapsed", _("Lapsed")
+
+    class ValueClass(models.TextChoices):
+        A = "A", "A"
+        B = "B", "B"
+        C = "C", "C"
+
+    CONSENT_CHANNELS = ("sms", "email", "wecom", "portal")
+
     code = models.CharField(_("member code"), max_length=12, unique=True)
     phone = models.CharField(
         _("phone"),
@@ -76,11 +98,61 @@ class Member(models.Model):
     )
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
 
+    # Ownership: the company owns the relationship; a staff member looks after it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_members",
+        verbose_name=_("owner"),
+    )
+
+    # Consent: the current state per channel (the history is in ConsentRecord) and the member's
+    # own limits. An opt-out removes the member from every marketing audience at once.
+    consent_sms = models.BooleanField(_("SMS"), default=False)
+    consent_email = models.BooleanField(_("email"), default=False)
+    consent_wecom = models.BooleanField(_("WeCom"), default=False)
+    consent_portal = models.BooleanField(_("portal messages"), default=False)
+    marketing_opt_out = models.BooleanField(_("opted out of marketing"), default=False)
+    frequency = models.CharField(
+        _("message frequency"), max_length=12, choices=Frequency.choices, default=Frequency.ANY
+    )
+
+    # Lifecycle, RFM and prediction: recomputed set-based every night and for one member on each
+    # order and refund (members.services.lifecycle).
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"),
+        max_length=20,
+        choices=Stage.choices,
+        default=Stage.PROSPECT,
+        db_index=True,
+    )
+    lifecycle_since = models.DateTimeField(_("stage since"), null=True, blank=True)
+    rfm_r = models.PositiveSmallIntegerField(_("recency score"), default=0)
+    rfm_f = models.PositiveSmallIntegerField(_("frequency score"), default=0)
+    rfm_m = models.PositiveSmallIntegerField(_("monetary score"), default=0)
+    value_class = models.CharField(
+        _("value class"), max_length=1, choices=ValueClass.choices, blank=True
+    )
+    price_sensitivity = models.DecimalField(
+        _("price sensitivity"), max_digits=4, decimal_places=3, null=True, blank=True
+    )
+    purchase_interval_days = models.PositiveIntegerField(
+        _("days between purchases"), null=True, blank=True
+    )
+    next_purchase_due = models.DateField(_("next purchase due"), null=True, blank=True)
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
+
     class Meta:
         ordering = ["-joined_at", "-id"]
         verbose_name = _("member")
         verbose_name_plural = _("members")
-        indexes = [models.Index(fields=["store", "-joined_at"], name="member_store_joined_idx")]
+        indexes = [
+            models.Index(fields=["store", "-joined_at"], name="member_store_joined_idx"),
+            models.Index(fields=["owner"], name="member_owner_idx"),
+            models.Index(fields=["next_purchase_due"], name="member_next_due_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(points_balance__gte=0), name="member_points_balance_gte_0"
@@ -103,3 +175,10 @@ class Member(models.Model):
     @property
     def masked_phone(self) -> str:
         return mask_phone(self.phone)
+
+    @property
+    def marketable_channels(self) -> list[str]:
+        """Channels marketing may use now: consent given and no opt-out."""
+        if self.marketing_opt_out or self.frequency == self.Frequency.SERVICE or self.erased_at:
+            return []
+        return [c for c in self.CONSENT_CHANNELS if getattr(self, f"consent_{c}")]

@@ -38,6 +38,7 @@ from members.models import (
 )
 from members.services.context import loyalty_context
 from members.services.idempotency import mismatch_error
+from members.services.lifecycle import lifecycle_refresh
 from members.services.members import member_enrol
 from members.services.orders import (
     CODE_RE,
@@ -424,6 +425,7 @@ def _bulk(
     TierChange.objects.bulk_create(changes)
     MilestoneReached.objects.bulk_create(reached_rows)
     _save_members([states[pk].member for pk in involved], postgres=postgres)
+    lifecycle_refresh(member_ids=involved)
     return results
 
 

@@ -36,6 +36,7 @@ from members.models import (
 )
 from members.services.context import loyalty_context
 from members.services.idempotency import mismatch_error
+from members.services.lifecycle import lifecycle_refresh
 from members.services.members import member_enrol
 from members.services.points import (
     append_entry,
@@ -275,6 +276,7 @@ def _ingest_locked(
     }
     order.result = result
     order.save(update_fields=["points_earned", "result"])
+    lifecycle_refresh(member_ids=[member.pk])
     events.send_on_commit(
         events.order_ingested, member_id=member.pk, order_id=order.pk, events=found
     )
@@ -507,6 +509,7 @@ def _refund_locked(
     }
     refund.points_reversed, refund.points_debt_added, refund.result = taken, debt, result
     refund.save(update_fields=["points_reversed", "points_debt_added", "result"])
+    lifecycle_refresh(member_ids=[member.pk])
     events.send_on_commit(
         events.order_refunded, member_id=member.pk, order_id=order.pk, refund_id=refund.pk
     )
