@@ -27,7 +27,7 @@ def _console_nav(user: Any) -> list[dict[str, Any]]:
             {
                 "key": "segments",
                 "label": _("Segments"),
-                "url": reverse("console:section", args=["segments"]),
+                "url": reverse("members:segment_list"),
                 "icon": "filter",
             },
             {

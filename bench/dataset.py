@@ -30,6 +30,15 @@ def ensure_dataset(members: int) -> dict:
 
         with transaction.atomic():  # data sets loaded before milestones were part of the loader
             bulk_milestones(after_member_id=0)
+    from members.models import Child
+
+    if not Child.objects.exists():
+        from django.db import transaction
+
+        from members.bulk_seed import bulk_profiles
+
+        with transaction.atomic():  # data sets loaded before profiles and consent existed
+            bulk_profiles(after_member_id=0, consent=True)
     with connection.cursor() as c:
         c.execute(
             "SELECT (SELECT count(*) FROM members_member), (SELECT count(*) FROM members_order)"

@@ -12,6 +12,35 @@ class MembersConfig(AppConfig):
 
         register_phone_resolver(member_portal_user)
 
+        from django.utils.translation import pgettext_lazy
+
+        from accounts.models import register_audit_actions
+
+        register_audit_actions(
+            {
+                "member.updated": pgettext_lazy("audit action", "Member details changed"),
+                "member.profile_updated": pgettext_lazy("audit action", "Profile changed"),
+                "member.child_saved": pgettext_lazy("audit action", "Child saved"),
+                "member.child_deleted": pgettext_lazy("audit action", "Child removed"),
+                "member.pet_saved": pgettext_lazy("audit action", "Pet saved"),
+                "member.pet_deleted": pgettext_lazy("audit action", "Pet removed"),
+                "member.attribute_set": pgettext_lazy("audit action", "Custom attribute set"),
+                "member.tagged": pgettext_lazy("audit action", "Tag added"),
+                "member.untagged": pgettext_lazy("audit action", "Tag removed"),
+                "member.note_added": pgettext_lazy("audit action", "Note added"),
+                "member.consent_changed": pgettext_lazy("audit action", "Consent changed"),
+                "member.opted_out": pgettext_lazy("audit action", "Opted out of marketing"),
+                "member.handover": pgettext_lazy("audit action", "Members handed over"),
+                "member.owner_changed": pgettext_lazy("audit action", "Owner changed"),
+                "member.exported": pgettext_lazy("audit action", "Member data downloaded"),
+                "member.erased": pgettext_lazy("audit action", "Member data erased"),
+                "segment.created": pgettext_lazy("audit action", "Segment created"),
+                "segment.updated": pgettext_lazy("audit action", "Segment changed"),
+                "segment.deleted": pgettext_lazy("audit action", "Segment deleted"),
+                "segment.exported": pgettext_lazy("audit action", "Segment exported"),
+            }
+        )
+
         from django.db.models.signals import post_save
 
         from accounts.models import Store

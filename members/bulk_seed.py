@@ -144,31 +144,10 @@ def bulk_seed(
             WHERE s.member_id = m.id
         """,
         )
-        # Profiles for segments: a child for about one member in six (due dates to 8-year-olds),
-        # a skin type for one in three.
-        step(
-            "children",
-            """
-            INSERT INTO members_child (member_id, name, birth_date, due_date, created_at)
-            SELECT m.id, '宝宝',
-                   CASE WHEN m.id %% 12 = 0 THEN NULL ELSE current_date - ((m.id * 37) %% 2920)::int END,
-                   CASE WHEN m.id %% 12 = 0 THEN current_date + ((m.id * 13) %% 270)::int END,
-                   now()
-            FROM members_member m WHERE m.id > %s AND m.id %% 6 = 0
-        """,
-            [start_member],
-        )
-        step(
-            "profiles",
-            """
-            INSERT INTO members_profile (member_id, likes, dislikes, sweetness, allergies, diet, skin_type,
-                skin_concerns, skin_sensitivity, updated_at)
-            SELECT m.id, (ARRAY['抹茶','芒果','草莓','巧克力'])[1 + m.id %% 4], '', 'normal', '', '',
-                   (ARRAY['dry','oily','combination','sensitive','normal'])[1 + m.id %% 5], '', '', now()
-            FROM members_member m WHERE m.id > %s AND m.id %% 3 = 0
-        """,
-            [start_member],
-        )
+        t = time.monotonic()
+        bulk_profiles(after_member_id=start_member)
+        timings["profiles"] = round(time.monotonic() - t, 1)
+        log(f"  profiles: {timings['profiles']}s")
     with transaction.atomic():
         t = time.monotonic()
         bulk_milestones(after_member_id=start_member)
@@ -222,3 +201,39 @@ def bulk_milestones(*, after_member_id: int) -> None:
                     after_member_id,
                 ],
             )
+
+
+def bulk_profiles(*, after_member_id: int, consent: bool = False) -> None:
+    """Profiles for segments: a child for about one member in six (due dates to 8-year-olds), a
+    taste and skin profile for one in three; with ``consent``, the consent pattern the loader gives
+    new members (for data sets loaded before consent existed)."""
+    with connection.cursor() as c:
+        c.execute(
+            """
+            INSERT INTO members_child (member_id, name, birth_date, due_date, created_at)
+            SELECT m.id, '宝宝',
+                   CASE WHEN m.id %% 12 = 0 THEN NULL ELSE current_date - ((m.id * 37) %% 2920)::int END,
+                   CASE WHEN m.id %% 12 = 0 THEN current_date + ((m.id * 13) %% 270)::int END,
+                   now()
+            FROM members_member m WHERE m.id > %s AND m.id %% 6 = 0
+            """,
+            [after_member_id],
+        )
+        c.execute(
+            """
+            INSERT INTO members_profile (member_id, likes, dislikes, sweetness, allergies, diet, skin_type,
+                skin_concerns, skin_sensitivity, updated_at)
+            SELECT m.id, (ARRAY['抹茶','芒果','草莓','巧克力'])[1 + m.id %% 4], '', 'normal', '', '',
+                   (ARRAY['dry','oily','combination','sensitive','normal'])[1 + m.id %% 5], '', '', now()
+            FROM members_member m WHERE m.id > %s AND m.id %% 3 = 0
+            """,
+            [after_member_id],
+        )
+        if consent:
+            c.execute(
+                """UPDATE members_member SET consent_sms = id %% 10 < 6, consent_email = id %% 10 < 2,
+                       consent_wecom = id %% 3 = 0, consent_portal = id %% 4 = 0, marketing_opt_out = id %% 50 = 0
+                   WHERE id > %s AND phone LIKE '+86192%%'""",
+                [after_member_id],
+            )
+        c.execute("ANALYZE members_child; ANALYZE members_profile; ANALYZE members_member")

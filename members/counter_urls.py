@@ -1,6 +1,6 @@
 from django.urls import path
 
-from members import views
+from members import member360_views, views
 
 app_name = "counter"
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.counter_index, name="index"),
     path("<str:store_code>/", views.counter_store, name="store"),
     path("<str:store_code>/search/", views.counter_search, name="search"),
+    path("<str:store_code>/members/<str:code>/", member360_views.counter_member, name="member"),
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -77,11 +77,7 @@ def _number_q(path: str) -> Callable[[str, Any, date], Q]:
 
 def _days_since_q(path: str) -> Callable[[str, Any, date], Q]:
     def to_q(op: str, value: Any, today: date) -> Q:
-        start = timezone.make_aware(
-            timezone.datetime.combine(
-                today - timedelta(days=int(value)), timezone.datetime.min.time()
-            )
-        )
+        start = timezone.make_aware(datetime.combine(today - timedelta(days=int(value)), time.min))
         return Q(**{f"{path}__gte": start}) if op == "within" else Q(**{f"{path}__lt": start})
 
     return to_q
@@ -179,7 +175,7 @@ def _owners() -> list[tuple[str, str]]:
     from accounts.models import User
 
     return [
-        (str(u.pk), u.name or u.email)
+        (str(u.pk), u.name or u.email or str(u.pk))
         for u in User.objects.filter(kind=User.Kind.STAFF, is_active=True).order_by("name")
     ]
 
@@ -412,7 +408,7 @@ FIELDS: dict[str, Field] = {
             _consent_q,
             _static(
                 [
-                    (c, Member._meta.get_field(f"consent_{c}").verbose_name)
+                    (c, getattr(Member._meta.get_field(f"consent_{c}"), "verbose_name", c))
                     for c in Member.CONSENT_CHANNELS
                 ]
             ),

@@ -142,3 +142,28 @@ def member_card(
         "referral_code": None,
         "joined_at": member.joined_at.isoformat(),
     }
+
+
+# --- Segments and the Member 360 ---------------------------------------------------------------
+
+
+def segment_members(
+    *, user: User, definition: dict, for_marketing: bool = False
+) -> QuerySet[Member]:
+    """The members of a (cleaned) definition the user may see; marketing audiences only hold
+    members who may be reached: consent on a channel and no opt-out, at the moment of asking."""
+    from members.segments import MARKETABLE, segment_q
+
+    qs = members_visible_to(user).filter(segment_q(definition), erased_at__isnull=True)
+    return qs.filter(MARKETABLE) if for_marketing else qs
+
+
+def segment_counts(*, user: User, definition: dict) -> dict[str, int]:
+    """The matching count and, separately, how many of them marketing may reach."""
+    from django.db.models import Count
+    from django.db.models import Q as Q_
+
+    from members.segments import MARKETABLE, segment_q
+
+    qs = members_visible_to(user).filter(segment_q(definition), erased_at__isnull=True)
+    return qs.aggregate(total=Count("pk"), reachable=Count("pk", filter=Q_(MARKETABLE)))

@@ -46,3 +46,11 @@ def tiers_reevaluate_all() -> int:
     from members.services.rules import tiers_reevaluate_all as run
 
     return run()
+
+
+@shared_task(name="members.tasks.lifecycle_recompute_all", ignore_result=True)
+def lifecycle_recompute_all() -> int:
+    from members.services.lifecycle import lifecycle_recompute_all as run
+
+    result = run()
+    return result.stage_changes if result else 0

@@ -20,6 +20,7 @@ from accounts.services import audit_record
 from members.models import Member, PointsEntry
 from members.selectors import member_card, member_for_store, member_search, members_visible_to
 from members.services import points_adjust
+from members.services.context import loyalty_context
 from scrm.exceptions import ApplicationError
 
 # --- Console ----------------------------------------------------------------------------------
@@ -32,6 +33,11 @@ def member_list(request: HttpRequest) -> HttpResponse:
     qs = members_visible_to(request.user)
     if store_code:
         qs = qs.filter(store__code=store_code)
+    tier, stage = request.GET.get("tier", ""), request.GET.get("stage", "")
+    if tier:
+        qs = qs.filter(tier__code=tier)
+    if stage in Member.Stage.values:
+        qs = qs.filter(lifecycle_stage=stage)
     qs, kind = member_search(qs=qs, q=q)
     page = Paginator(qs.order_by("-joined_at", "-id"), 25).get_page(request.GET.get("page"))
     context = {
@@ -40,6 +46,12 @@ def member_list(request: HttpRequest) -> HttpResponse:
         "store": store_code,
         "kind": kind,
         "stores": Store.objects.filter(is_active=True),
+        "tiers": loyalty_context().tiers,
+        "tier": tier,
+        "stages": Member.Stage.choices,
+        "stage": stage,
+        # Operators see whole numbers; others see them masked except on an exact look-up.
+        "reveal_phone": request.user.has_perm("accounts.manage_members"),
         "active": "members",
     }
     if request.htmx:

@@ -33,6 +33,11 @@ app.conf.beat_schedule = {
         "task": "members.tasks.tiers_evaluate_daily",
         "schedule": crontab(hour=1, minute=0),
     },
+    # After the tiers: lifecycle, RFM and next purchase due for every member (one run at a time).
+    "lifecycle-nightly": {
+        "task": "members.tasks.lifecycle_recompute_all",
+        "schedule": crontab(hour=1, minute=30),
+    },
     "clear-expired-sessions": {
         "task": "accounts.tasks.sessions_clear_expired",
         "schedule": crontab(hour=3, minute=17),

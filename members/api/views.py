@@ -12,9 +12,10 @@ from rest_framework.views import APIView
 from accounts.api.permissions import key_store
 from accounts.models import AuditEntry, Store
 from accounts.phones import InvalidPhone, normalize_phone
-from members.models import Member
+from members.models import ConsentRecord, Member
 from members.selectors import member_card
 from members.services import member_enrol, member_update
+from members.services.profiles import consent_set
 from scrm.exceptions import ApplicationError
 
 
@@ -26,6 +27,16 @@ class MemberOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Member
         fields = ["code", "phone", "name", "store", "channel", "joined_at"]
+
+
+def _check_consent(value: dict) -> dict:
+    unknown = sorted(set(value) - set(Member.CONSENT_CHANNELS))
+    if unknown:
+        raise serializers.ValidationError(
+            _("Unknown channel: %(names)s. Use sms, email, wecom or portal.")
+            % {"names": ", ".join(unknown)}
+        )
+    return value
 
 
 class MemberListCreateApi(APIView):
@@ -44,6 +55,9 @@ class MemberListCreateApi(APIView):
         consent = serializers.DictField(
             child=serializers.BooleanField(), required=False, default=dict
         )
+
+        def validate_consent(self, value: dict) -> dict:
+            return _check_consent(value)
 
     @extend_schema(
         parameters=[
@@ -95,6 +109,13 @@ class MemberListCreateApi(APIView):
             actor=request.user if request.user.is_authenticated else None,
             via=AuditEntry.Via.API,
         )
+        if data.validated_data["consent"]:
+            member = consent_set(
+                member=member,
+                consent=data.validated_data["consent"],
+                source=ConsentRecord.Source.API,
+                actor=request.user if request.user.is_authenticated else None,
+            )
         return Response(
             member_card(member), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
@@ -105,6 +126,11 @@ class MemberDetailApi(APIView):
         name = serializers.CharField(max_length=100, required=False, allow_blank=True)
         email = serializers.EmailField(required=False, allow_blank=True)
         birthday = serializers.DateField(required=False, allow_null=True)
+        consent = serializers.DictField(child=serializers.BooleanField(), required=False)
+        frequency = serializers.ChoiceField(choices=Member.Frequency.choices, required=False)
+
+        def validate_consent(self, value: dict) -> dict:
+            return _check_consent(value)
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, code: str) -> Response:
@@ -120,9 +146,19 @@ class MemberDetailApi(APIView):
         )
         data = self.MemberPatchInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        consent, frequency = fields.pop("consent", None), fields.pop("frequency", None)
+        if consent or frequency:
+            member = consent_set(
+                member=member,
+                consent=consent or {},
+                frequency=frequency,
+                source=ConsentRecord.Source.API,
+                actor=request.user if request.user.is_authenticated else None,
+            )
         member = member_update(
             member=member,
-            data=data.validated_data,
+            data=fields,
             actor=request.user if request.user.is_authenticated else None,
             via=AuditEntry.Via.API,
         )

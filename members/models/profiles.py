@@ -92,6 +92,11 @@ class Child(models.Model):
         """Computed from the dates, never typed."""
         return child_stage(self.birth_date, self.due_date, today or timezone.localdate())
 
+    @property
+    def stage_label(self) -> str:
+        stage = self.stage()
+        return str(self.Stage(stage).label) if stage else ""
+
 
 # Stage boundaries in months of age: [from, to).
 CHILD_STAGE_MONTHS = {

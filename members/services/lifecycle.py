@@ -217,7 +217,7 @@ def _compute_python(
         product__kind=Product.Kind.CONSUMABLE,
         product__cycle_days__isnull=False,
     ).values_list("order_id", "product__cycle_days", "quantity", "refunded_quantity"):
-        if qty > refunded:
+        if cycle and qty > refunded:
             m = member_of[order_id]
             cycles[m] = max(cycles.get(m, 0), cycle * (qty - refunded))
     out: dict[int, Reading] = {}
@@ -249,7 +249,7 @@ def _cutoffs_python(today: date) -> dict[str, list[Any]]:
         values = sorted(values)
         return values[max(0, math.ceil(p * len(values)) - 1)]  # percentile_disc
 
-    idle = [(today - local_date(r[0])).days for r in rows]
+    idle = [(today - local_date(r[0])).days for r in rows if r[0] is not None]
     counts = [r[1] for r in rows]
     spend = [r[2] for r in rows]
     q = (0.2, 0.4, 0.6, 0.8)

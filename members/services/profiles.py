@@ -78,28 +78,6 @@ def profile_update(
 
 
 @transaction.atomic
-def member_details_update(
-    *, member: Member, data: dict[str, Any], actor: User | None, request: HttpRequest | None = None
-) -> Member:
-    """Name, email and birthday (the phone identifies the member and changes only by support)."""
-    fields = [f for f in ("name", "email", "birthday") if f in data]
-    before = {f: getattr(member, f) for f in fields}
-    for f in fields:
-        setattr(member, f, data[f] or (None if f == "birthday" else ""))
-    member.full_clean(exclude=["phone", "code", "store", "tier", "owner", "user"])
-    member.save(update_fields=fields)
-    audit_record(
-        actor=actor,
-        action="member.updated",
-        target=member,
-        request=request,
-        before={k: str(v) if v else "" for k, v in before.items()},
-        after={f: str(getattr(member, f) or "") for f in fields},
-    )
-    return member
-
-
-@transaction.atomic
 def child_save(
     *,
     member: Member,

@@ -54,6 +54,9 @@ def fill(store_sh, admin_user):
     job = ImportJob.objects.create(
         kind="orders", file=SimpleUploadedFile("a.csv", b"x"), filename="a.csv", status="invalid"
     )
+    from members.models import Segment
+
+    segment = Segment.objects.create(name="s", definition={"match": "all", "groups": []})
     ids = {"pk": str(key.pk), "store": store_sh.code}
 
     def _fill(url: str) -> str:
@@ -61,6 +64,8 @@ def fill(store_sh, admin_user):
         url = url.replace("{store}", ids["store"]).replace("{member}", member.code)
         if "/imports/" in url:
             return url.replace("{pk}", str(job.pk))
+        if "/segments/" in url:
+            return url.replace("{pk}", str(segment.pk))
         if "/stores/" in url:
             return url.replace("{pk}", str(store_sh.pk))
         if "/staff/" in url:
