@@ -142,3 +142,25 @@ class PointsEntryAdmin(admin.ModelAdmin):
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = ["filename", "kind", "status", "total_rows", "error_rows", "created_at"]
+
+
+from members.models import AttributeDefinition, Segment, Tag  # noqa: E402
+
+
+@admin.register(AttributeDefinition)
+class AttributeDefinitionAdmin(admin.ModelAdmin):
+    list_display = ["label", "key", "kind"]
+    search_fields = ["label", "key"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "rule_category"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "for_marketing", "last_count", "updated_at"]
+    readonly_fields = ["definition", "last_count", "last_counted_at", "created_by"]

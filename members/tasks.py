@@ -51,6 +51,8 @@ def tiers_reevaluate_all() -> int:
 @shared_task(name="members.tasks.lifecycle_recompute_all", ignore_result=True)
 def lifecycle_recompute_all() -> int:
     from members.services.lifecycle import lifecycle_recompute_all as run
+    from members.services.profiles import tags_auto_apply
 
     result = run()
+    tags_auto_apply()  # automatic tags ("bought baby category") ride on the same nightly pass
     return result.stage_changes if result else 0

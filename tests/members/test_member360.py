@@ -527,3 +527,21 @@ def test_operators_cannot_erase(operator_client, member):
         reverse("members:privacy_erase", args=[member.code]), {"confirm_code": member.code}
     )
     assert r.status_code == 403
+
+
+def test_automatic_tags_follow_the_category_rule(store_sh):
+    from members.models import MemberTag, Tag
+    from members.services.profiles import tags_auto_apply
+
+    tag = Tag.objects.create(name="母婴客户", kind=Tag.Kind.AUTO, rule_category="baby")
+    baby, skin = MemberFactory(store=store_sh), MemberFactory(store=store_sh)
+    from members.services import order_ingest
+    from tests.members.helpers import order_in
+
+    data = order_in(baby, 99, sku="DIAPER-S")
+    data.lines[0].category = "baby"
+    order_ingest(data=data, hash_="h-baby")
+    buy(skin, 99)
+    assert tags_auto_apply() == 1
+    assert list(MemberTag.objects.filter(tag=tag).values_list("member", flat=True)) == [baby.pk]
+    assert tags_auto_apply() == 0  # already tagged: nothing twice
