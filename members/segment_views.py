@@ -241,21 +241,22 @@ class _Echo:
         return value
 
 
+# (CSV header, field path), in the order of the file.
 EXPORT_COLUMNS = [
-    "code",
-    "name",
-    "phone",
-    "store",
-    "tier",
-    "lifecycle_stage",
-    "purchase_count",
-    "lifetime_spend",
-    "points_balance",
-    "last_purchase_at",
-    "next_purchase_due",
-    "sms",
-    "email",
-    "wecom",
+    ("code", "code"),
+    ("name", "name"),
+    ("phone", "phone"),
+    ("store", "store__code"),
+    ("tier", "tier__code"),
+    ("lifecycle_stage", "lifecycle_stage"),
+    ("purchase_count", "purchase_count"),
+    ("lifetime_spend", "lifetime_spend"),
+    ("points_balance", "points_balance"),
+    ("last_purchase_at", "last_purchase_at"),
+    ("next_purchase_due", "next_purchase_due"),
+    ("sms", "consent_sms"),
+    ("email", "consent_email"),
+    ("wecom", "consent_wecom"),
 ]
 
 
@@ -275,25 +276,10 @@ def segment_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
         after={"for_marketing": segment.for_marketing},
     )
     writer = csv.writer(_Echo())
-    rows = qs.values_list(
-        "code",
-        "name",
-        "phone",
-        "store__code",
-        "tier__code",
-        "lifecycle_stage",
-        "purchase_count",
-        "lifetime_spend",
-        "points_balance",
-        "last_purchase_at",
-        "next_purchase_due",
-        "consent_sms",
-        "consent_email",
-        "consent_wecom",
-    )
+    rows = qs.values_list(*(path for _header, path in EXPORT_COLUMNS))
 
     def stream():
-        yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)
+        yield "\ufeff" + writer.writerow([header for header, _path in EXPORT_COLUMNS])
         for row in rows.iterator(chunk_size=5000):
             yield writer.writerow(
                 [
