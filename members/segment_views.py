@@ -15,13 +15,14 @@ from django.utils.translation import gettext as _
 
 from accounts.access import staff_required
 from accounts.services import audit_record
-from members.models import Segment
+from members.models import Product, Segment
 from members.segments import FIELDS, OP_LABELS, segment_clean
 from members.selectors import segment_counts, segment_members
 from members.services.segments import segment_delete, segment_save
 from scrm.exceptions import ApplicationError
 
-KEY = re.compile(r"^g(\d+)_c(\d+)_(field|op|value|days)$")
+BOUGHT_PARTS = ("days", "sku", "from", "to", "min_count", "min_amount")
+KEY = re.compile(r"^g(\d+)_c(\d+)_(field|op|value|days|sku|from|to|min_count|min_amount)$")
 
 
 def definition_from_post(post) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def definition_from_post(post) -> dict[str, Any]:
             if f is not None and f.kind != "choice":
                 value = value[0] if value else ""
             if f is not None and f.kind == "bought":
-                value = {"category": value, "days": c.get("days") or ""}
+                value = {"category": value, **{p: c.get(p) or "" for p in BOUGHT_PARTS}}
             conds.append({"field": c.get("field", ""), "op": c.get("op", ""), "value": value})
         out.append(
             {
@@ -142,6 +143,7 @@ def _context(
         "counts": counts,
         "skipped": skipped,
         "segment": segment,
+        "skus": Product.objects.order_by("sku").values_list("sku", "name")[:500],
         "active": "segments",
     }
 
@@ -294,3 +296,89 @@ def segment_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+# --- Custom attributes and tags ----------------------------------------------------------------
+
+
+@staff_required("use_console", "manage_members")
+def profile_fields(request: HttpRequest) -> HttpResponse:
+    """The attributes staff fill in on every member, and the tags (manual or automatic)."""
+    from django.db.models import Count
+
+    from members.models import AttributeDefinition, Tag
+    from members.segments import _categories
+    from members.services.profiles import (
+        attribute_define,
+        attribute_delete,
+        tag_define,
+        tag_delete,
+        tags_auto_apply,
+    )
+
+    errors: dict[str, list[str]] = {}
+    form = {}
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        form = request.POST
+        try:
+            if action == "add_attribute":
+                a = attribute_define(
+                    key=request.POST.get("key", ""),
+                    label=request.POST.get("label", ""),
+                    kind=request.POST.get("kind", ""),
+                    choices=request.POST.get("choices", "").splitlines(),
+                    actor=request.user,
+                    request=request,
+                )
+                messages.success(request, _("Attribute “%(label)s” added.") % {"label": a.label})
+            elif action == "add_tag":
+                t = tag_define(
+                    name=request.POST.get("name", ""),
+                    rule_category=request.POST.get("rule_category", ""),
+                    actor=request.user,
+                    request=request,
+                )
+                if t.rule_category:
+                    n = tags_auto_apply()
+                    messages.success(
+                        request,
+                        _("Automatic tag “%(name)s” added to %(n)s members.")
+                        % {"name": t.name, "n": n},
+                    )
+                else:
+                    messages.success(request, _("Tag “%(name)s” added.") % {"name": t.name})
+            elif action.startswith("delete_attribute:"):
+                a = get_object_or_404(AttributeDefinition, pk=int(action.split(":")[1]))
+                n = attribute_delete(attribute=a, actor=request.user, request=request)
+                messages.success(
+                    request,
+                    _("Attribute “%(label)s” deleted with %(n)s values.")
+                    % {"label": a.label, "n": n},
+                )
+            elif action.startswith("delete_tag:"):
+                t = get_object_or_404(Tag, pk=int(action.split(":")[1]))
+                n = tag_delete(tag=t, actor=request.user, request=request)
+                messages.success(
+                    request,
+                    _("Tag “%(name)s” deleted from %(n)s members.") % {"name": t.name, "n": n},
+                )
+        except ApplicationError as exc:
+            errors = exc.fields or {"": [exc.message]}
+        except ValueError:
+            errors = {"": [_("Unknown action.")]}
+        else:
+            return redirect("members:profile_fields")
+    return render(
+        request,
+        "members/profile_fields.html",
+        {
+            "attributes": AttributeDefinition.objects.annotate(n=Count("values")),
+            "tags": Tag.objects.annotate(n=Count("member_tags")),
+            "kinds": AttributeDefinition.Kind.choices,
+            "categories": _categories(),
+            "errors": errors,
+            "form": form,
+            "active": "segments",
+        },
+    )

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -125,19 +125,39 @@ def _consent_q(op: str, value: Any, today: date) -> Q:
 
 
 def _bought_q(op: str, value: Any, today: date) -> Q:
-    """Bought from a category (or a SKU) within the last N days, counted orders only."""
-    lines = OrderLine.objects.filter(order__member=OuterRef("pk"), order__status__in=COUNTED)
+    """Bought (a category, a product, or anything) in a period, counted orders only; with a
+    minimum number of orders or a minimum spend on the matching lines when asked."""
+    lines = OrderLine.objects.filter(order__status__in=COUNTED)
     if value.get("category"):
         lines = lines.filter(product__category=value["category"])
     if value.get("sku"):
         lines = lines.filter(product__sku=value["sku"])
     if value.get("days"):
-        since = timezone.now() - timedelta(days=int(value["days"]))
-        lines = lines.filter(order__placed_at__gte=since)
-    if value.get("min_amount"):
-        lines = lines.filter(amount__gte=Decimal(value["min_amount"]))
-    q = Q(Exists(lines))
+        start = today - timedelta(days=int(value["days"]))
+        lines = lines.filter(order__placed_at__gte=_day_start(start))
+    if value.get("from"):
+        lines = lines.filter(order__placed_at__gte=_day_start(date.fromisoformat(value["from"])))
+    if value.get("to"):
+        end = date.fromisoformat(value["to"]) + timedelta(days=1)
+        lines = lines.filter(order__placed_at__lt=_day_start(end))
+    min_count, min_amount = int(value.get("min_count") or 0), value.get("min_amount")
+    if min_count > 1 or min_amount:
+        grouped = lines.values("order__member_id").annotate(
+            n=Count("order_id", distinct=True), spent=Sum("amount")
+        )
+        if min_count > 1:
+            grouped = grouped.filter(n__gte=min_count)
+        if min_amount:
+            grouped = grouped.filter(spent__gte=Decimal(str(min_amount)))
+        q = Q(pk__in=grouped.values("order__member_id"))
+    else:
+        q = Q(Exists(lines.filter(order__member=OuterRef("pk"))))
     return ~q if op == "not_in" else q
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight of a local (Asia/Shanghai) day."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _next_due_q(op: str, value: Any, today: date) -> Q:
@@ -385,7 +405,7 @@ FIELDS: dict[str, Field] = {
         ),
         Field(
             "bought_category",
-            gettext_lazy("Bought from category"),
+            gettext_lazy("Bought (category, product, period, count, spend)"),
             "bought",
             CHOICE_OPS,
             _bought_q,
@@ -480,22 +500,66 @@ def _clean_condition(cond: Any, path: str) -> dict[str, Any]:
         if not value or len(value) > 100:
             raise _fail(vpath, _("Enter some text, at most 100 characters."))
     elif f.kind == "bought":
-        if not isinstance(value, dict):
-            value = {"category": value} if value else {}
-        category = str(value.get("category") or "")
-        if not category:
-            raise _fail(vpath, _("Choose a category."))
+        value = _clean_bought(value, vpath)
+    return {"field": f.key, "op": op, "value": value}
+
+
+def _clean_bought(value: Any, vpath: str) -> dict[str, Any]:
+    from members.models import Product
+
+    if not isinstance(value, dict):
+        value = {"category": value} if value else {}
+    out: dict[str, Any] = {}
+    category = str(value.get("category") or "").strip()
+    if category:
         if category not in {k for k, _l in _categories()}:
-            raise _fail(vpath, _("Choose from the list."))
-        days = value.get("days") or None
+            raise _fail(f"{vpath}.category", _("Choose a category from the list."))
+        out["category"] = category
+    sku = str(value.get("sku") or "").strip()
+    if sku:
+        if len(sku) > 64 or not Product.objects.filter(sku=sku).exists():
+            raise _fail(f"{vpath}.sku", _("No product has this SKU."))
+        out["sku"] = sku
+
+    def integer(key: str, low: int, high: int, message: str) -> int | None:
+        raw = value.get(key)
+        if raw in (None, ""):
+            return None
         try:
-            days = int(days) if days not in (None, "") else None
-            if days is not None and not 1 <= days <= 3650:
+            n = int(str(raw).strip())
+            if not low <= n <= high:
                 raise ValueError
         except (TypeError, ValueError):
-            raise _fail(vpath, _("Enter a number of days from 1 to 3650.")) from None
-        value = {"category": category, **({"days": days} if days else {})}
-    return {"field": f.key, "op": op, "value": value}
+            raise _fail(f"{vpath}.{key}", message) from None
+        return n
+
+    days = integer("days", 1, 3650, _("Enter a number of days from 1 to 3650."))
+    if days:
+        out["days"] = days
+    for key in ("from", "to"):
+        raw = str(value.get(key) or "").strip()
+        if raw:
+            try:
+                out[key] = date.fromisoformat(raw).isoformat()
+            except ValueError:
+                raise _fail(f"{vpath}.{key}", _("Enter a date as YYYY-MM-DD.")) from None
+    if "from" in out and "to" in out and out["from"] > out["to"]:
+        raise _fail(f"{vpath}.to", _("The end date is before the start date."))
+    if days and ("from" in out or "to" in out):
+        raise _fail(f"{vpath}.days", _("Give either the last N days or dates, not both."))
+    min_count = integer("min_count", 1, 10000, _("Enter a number of orders from 1 to 10000."))
+    if min_count and min_count > 1:
+        out["min_count"] = min_count
+    raw_amount = str(value.get("min_amount") or "").strip()
+    if raw_amount:
+        try:
+            amount = Decimal(raw_amount)
+            if not amount.is_finite() or amount <= 0 or amount > Decimal("1e9"):
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            raise _fail(f"{vpath}.min_amount", _("Enter an amount in CNY above 0.")) from None
+        out["min_amount"] = str(amount.quantize(Decimal("0.01")))
+    return out
 
 
 def segment_q(definition: dict[str, Any], *, today: date | None = None) -> Q:

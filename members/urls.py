@@ -14,6 +14,7 @@ urlpatterns = [
     path("segments/<int:pk>/", segment_views.segment_detail, name="segment_detail"),
     path("segments/<int:pk>/edit/", segment_views.segment_builder, name="segment_edit"),
     path("segments/<int:pk>/export.csv", segment_views.segment_export, name="segment_export"),
+    path("fields/", segment_views.profile_fields, name="profile_fields"),
     path("imports/", import_views.import_list, name="import_list"),
     path("imports/<int:pk>/", import_views.import_detail, name="import_detail"),
     path("imports/<int:pk>/apply/", import_views.import_apply, name="import_apply"),

@@ -385,3 +385,117 @@ def marketing_opt_out(
         after={"source": source},
     )
     return member
+
+
+# --- Operator-defined attributes and tags ------------------------------------------------------
+
+
+@transaction.atomic
+def attribute_define(
+    *,
+    key: str,
+    label: str,
+    kind: str,
+    choices: list[str],
+    actor: User | None,
+    request: HttpRequest | None = None,
+) -> AttributeDefinition:
+    """A new custom attribute for every member. The key is fixed once made (values refer to it)."""
+    import re
+
+    key, label = key.strip().lower(), _tidy(label)[:60]
+    errors: dict[str, list[str]] = {}
+    if not re.fullmatch(r"[a-z][a-z0-9_]{1,39}", key):
+        errors["key"] = [_("Use 2 to 40 lower-case letters, digits or _, starting with a letter.")]
+    elif AttributeDefinition.objects.filter(key=key).exists():
+        errors["key"] = [_("An attribute with this key exists.")]
+    if not label:
+        errors["label"] = [_("Give the label staff will see.")]
+    if kind not in AttributeDefinition.Kind.values:
+        errors["kind"] = [_("Choose a kind.")]
+    choices = [c for c in dict.fromkeys(_tidy(c)[:60] for c in choices) if c]
+    if kind == AttributeDefinition.Kind.CHOICE and not 2 <= len(choices) <= 50:
+        errors["choices"] = [_("Give 2 to 50 choices, one per line.")]
+    if errors:
+        raise ApplicationError(_("Check the attribute."), fields=errors)
+    attribute = AttributeDefinition.objects.create(
+        key=key,
+        label=label,
+        kind=kind,
+        choices=choices if kind == AttributeDefinition.Kind.CHOICE else [],
+    )
+    audit_record(
+        actor=actor,
+        action="attribute.created",
+        target=attribute,
+        request=request,
+        after={"key": key, "label": label, "kind": kind, "choices": attribute.choices},
+    )
+    return attribute
+
+
+@transaction.atomic
+def attribute_delete(
+    *, attribute: AttributeDefinition, actor: User | None, request: HttpRequest | None = None
+) -> int:
+    """Removes the attribute and every member's value of it; returns how many values went."""
+    values = attribute.values.count()
+    audit_record(
+        actor=actor,
+        action="attribute.deleted",
+        target=attribute,
+        request=request,
+        before={"key": attribute.key, "label": attribute.label, "values": values},
+    )
+    attribute.delete()
+    return values
+
+
+@transaction.atomic
+def tag_define(
+    *,
+    name: str,
+    rule_category: str,
+    actor: User | None,
+    request: HttpRequest | None = None,
+) -> Tag:
+    """A tag; with a category it is automatic: buyers of the category get it now and every night."""
+    from members.models import Product
+
+    name, rule_category = _tidy(name), rule_category.strip()
+    errors: dict[str, list[str]] = {}
+    if not name or len(name) > 40:
+        errors["name"] = [_("Give a tag of 1 to 40 characters.")]
+    elif Tag.objects.filter(name=name).exists():
+        errors["name"] = [_("A tag with this name exists.")]
+    if rule_category and not Product.objects.filter(category=rule_category).exists():
+        errors["rule_category"] = [_("No product is in this category.")]
+    if errors:
+        raise ApplicationError(_("Check the tag."), fields=errors)
+    tag = Tag.objects.create(
+        name=name,
+        kind=Tag.Kind.AUTO if rule_category else Tag.Kind.MANUAL,
+        rule_category=rule_category,
+    )
+    audit_record(
+        actor=actor,
+        action="tag.created",
+        target=tag,
+        request=request,
+        after={"name": name, "rule_category": rule_category},
+    )
+    return tag
+
+
+@transaction.atomic
+def tag_delete(*, tag: Tag, actor: User | None, request: HttpRequest | None = None) -> int:
+    members = tag.member_tags.count()
+    audit_record(
+        actor=actor,
+        action="tag.deleted",
+        target=tag,
+        request=request,
+        before={"name": tag.name, "kind": tag.kind, "members": members},
+    )
+    tag.delete()
+    return members

@@ -352,6 +352,61 @@ def test_and_or_groups(store_sh):
     assert member_dormant not in Member.objects.filter(segment_q(d))
 
 
+def _bought(value, op="in"):
+    return segment_clean(
+        {"groups": [{"conditions": [{"field": "bought_category", "op": op, "value": value}]}]}
+    )
+
+
+def test_purchase_conditions_product_period_count_and_spend(store_sh):
+    from django.utils import timezone
+
+    now = timezone.now()
+    twice = MemberFactory(store=store_sh)  # two masks, 10 and 40 days ago, 300 CNY in all
+    buy(twice, 100, sku="MASK-10", at=now - timedelta(days=10))
+    buy(twice, 200, sku="MASK-10", at=now - timedelta(days=40))
+    once = MemberFactory(store=store_sh)  # one mask of 500 CNY 20 days ago
+    buy(once, 500, sku="MASK-10", at=now - timedelta(days=20))
+    serum = MemberFactory(store=store_sh)  # another product of the same category
+    buy(serum, 80, sku="SERUM-1", at=now - timedelta(days=5))
+    never = MemberFactory(store=store_sh)
+
+    def match(value, op="in"):
+        return set(Member.objects.filter(segment_q(_bought(value, op))))
+
+    assert match({"sku": "MASK-10"}) == {twice, once}
+    assert match({"category": "skincare"}) == {twice, once, serum}
+    assert match({"sku": "MASK-10", "days": 15}) == {twice}
+    assert match({"sku": "MASK-10", "min_count": 2}) == {twice}
+    assert match({"sku": "MASK-10", "min_count": 2, "days": 30}) == set()  # 1 in the period
+    assert match({"min_amount": "300"}) == {twice, once}
+    assert match({"min_amount": "300.01"}) == {once}
+    assert match({"sku": "MASK-10", "days": 30, "min_amount": "300"}) == {once}
+    start, end = (now - timedelta(days=25)).date(), (now - timedelta(days=15)).date()
+    assert match({"from": start.isoformat(), "to": end.isoformat()}) == {once}
+    assert match({"sku": "MASK-10"}, op="not_in") == {serum, never}
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ({"sku": "NOPE"}, "sku"),
+        ({"category": "not-a-category"}, "category"),
+        ({"days": 0}, "days"),
+        ({"from": "2026-13-01"}, "from"),
+        ({"from": "2026-05-02", "to": "2026-05-01"}, "to"),
+        ({"days": 30, "from": "2026-05-01"}, "days"),
+        ({"min_count": "many"}, "min_count"),
+        ({"min_amount": "-5"}, "min_amount"),
+    ],
+)
+def test_purchase_condition_errors_name_the_part(value, field, store_sh):
+    buy(MemberFactory(store=store_sh), 10, sku="MASK-10")
+    with pytest.raises(ApplicationError) as exc:
+        _bought(value)
+    assert f"groups[0].conditions[0].value.{field}" in exc.value.fields
+
+
 def test_builder_counts_live_saves_and_lists(operator_client, store_sh):
     MemberFactory(store=store_sh, lifecycle_stage="dormant", consent_sms=True)
     MemberFactory(store=store_sh, lifecycle_stage="dormant")
@@ -545,3 +600,49 @@ def test_automatic_tags_follow_the_category_rule(store_sh):
     assert tags_auto_apply() == 1
     assert list(MemberTag.objects.filter(tag=tag).values_list("member", flat=True)) == [baby.pk]
     assert tags_auto_apply() == 0  # already tagged: nothing twice
+
+
+# --- Custom attributes and tags in the console ----------------------------------------------------
+
+
+def test_operator_defines_attributes_and_tags_in_the_console(operator_client, store_sh):
+    from members.models import AttributeDefinition, MemberTag, Tag
+
+    url = reverse("members:profile_fields")
+    assert operator_client.get(url).status_code == 200
+    r = operator_client.post(
+        url,
+        {
+            "action": "add_attribute",
+            "key": "shoe",
+            "label": "Shoe size",
+            "kind": "choice",
+            "choices": "36\n37\n37\n",
+        },
+    )
+    assert r.status_code == 302
+    assert AttributeDefinition.objects.get(key="shoe").choices == ["36", "37"]
+    # Bad input names the field and changes nothing.
+    r = operator_client.post(
+        url, {"action": "add_attribute", "key": "Bad Key", "label": "", "kind": "choice"}
+    )
+    assert r.status_code == 200
+    assert b"has-error" in r.content and AttributeDefinition.objects.count() == 1
+    buyer, other = MemberFactory(store=store_sh), MemberFactory(store=store_sh)
+    buy(buyer, 50, sku="MASK-10")
+    r = operator_client.post(
+        url, {"action": "add_tag", "name": "护肤客", "rule_category": "skincare"}
+    )
+    assert r.status_code == 302
+    tag = Tag.objects.get(name="护肤客")
+    assert tag.kind == Tag.Kind.AUTO
+    assert set(MemberTag.objects.filter(tag=tag).values_list("member_id", flat=True)) == {buyer.pk}
+    r = operator_client.post(url, {"action": f"delete_tag:{tag.pk}"})
+    assert r.status_code == 302 and not Tag.objects.exists() and not MemberTag.objects.exists()
+    assert (
+        AuditEntry.objects.filter(
+            action__in=["tag.created", "tag.deleted", "attribute.created"]
+        ).count()
+        == 3
+    )
+    assert other.tags.count() == 0
