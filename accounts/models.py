@@ -133,8 +133,17 @@ class User(AbstractBaseUser, PermissionsMixin):
             return roles.ADMIN
         cached = getattr(self, "_role_cache", None)
         if cached is None:
-            names = set(self.groups.values_list("name", flat=True))
-            cached = next((r for r in roles.STAFF_ROLES if r in names), "")
+            from django.core.cache import cache
+
+            from accounts.backends import TTL, permissions_version
+
+            # Cached with the permission sets: any change of roles drops it.
+            key = f"scrm:role:{permissions_version()}:{self.pk}"
+            cached = cache.get(key)
+            if cached is None:
+                names = set(self.groups.values_list("name", flat=True))
+                cached = next((r for r in roles.STAFF_ROLES if r in names), "")
+                cache.set(key, cached, TTL)
             self._role_cache = cached
         return cached or None
 

@@ -42,3 +42,21 @@ def audit_failed_sign_in(sender: Any, credentials: dict, request: Any = None, **
         after={"login": login[:200]},
         target_label=login[:200],
     )
+
+
+def _connect_permission_cache() -> None:
+    """Any change of who holds which permission drops every cached permission set."""
+    from django.contrib.auth.models import Group
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from accounts.backends import permissions_changed
+    from accounts.models import User
+
+    for through in (User.groups.through, User.user_permissions.through, Group.permissions.through):
+        m2m_changed.connect(permissions_changed, sender=through, dispatch_uid=f"perms-{through}")
+    for model in (User, Group):
+        post_save.connect(permissions_changed, sender=model, dispatch_uid=f"perms-save-{model}")
+        post_delete.connect(permissions_changed, sender=model, dispatch_uid=f"perms-del-{model}")
+
+
+_connect_permission_cache()

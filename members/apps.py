@@ -38,6 +38,13 @@ class MembersConfig(AppConfig):
                 "attribute.deleted": pgettext_lazy("audit action", "Custom attribute deleted"),
                 "tag.created": pgettext_lazy("audit action", "Tag defined"),
                 "tag.deleted": pgettext_lazy("audit action", "Tag deleted"),
+                "counter.card_opened": pgettext_lazy(
+                    "audit action", "Member card opened at the counter"
+                ),
+                "voucher.redeemed": pgettext_lazy(
+                    "audit action", "Voucher redeemed at the counter"
+                ),
+                "gift.fulfilled": pgettext_lazy("audit action", "Gift handed over"),
                 "segment.created": pgettext_lazy("audit action", "Segment created"),
                 "segment.updated": pgettext_lazy("audit action", "Segment changed"),
                 "segment.deleted": pgettext_lazy("audit action", "Segment deleted"),

@@ -31,6 +31,11 @@ def member_search(*, qs: QuerySet[Member], q: str) -> tuple[QuerySet[Member], st
             return qs.none(), "phone"
     if digits.isdigit() and len(digits) == 4:
         return qs.filter(phone_last4=digits), "last4"
+    # "8000 王" or "王 8000": the last four digits narrowed by a name.
+    m = re.fullmatch(r"(\d{4})\s+(\S.{0,50})|(\S.{0,50}?)\s+(\d{4})", q)
+    if m:
+        last4, name = (m[1], m[2]) if m[1] else (m[4], m[3])
+        return qs.filter(phone_last4=last4, name__icontains=name.strip()), "last4"
     if re.fullmatch(r"[Mm][0-9A-Za-z]{2,11}", q):
         # Codes are stored upper-case: an exact hit uses the unique index; else a prefix, and
         # only then names (a Latin name such as "Mia" looks like a code too).
@@ -45,7 +50,7 @@ def member_search(*, qs: QuerySet[Member], q: str) -> tuple[QuerySet[Member], st
 
 
 def member_for_store(*, store: Store, q: str) -> tuple[QuerySet[Member], str]:
-    return member_search(qs=Member.objects.select_related("store").filter(store=store), q=q)
+    return member_search(qs=Member.objects.select_related("tier").filter(store=store), q=q)
 
 
 # --- The member card: what the counter, the portal and the API show -------------------------

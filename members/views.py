@@ -84,7 +84,26 @@ def counter_store(request: HttpRequest, store_code: str) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     if q:
         context.update(_counter_results(request, store, q))
+        if _straight_to_card(context):
+            return redirect(
+                "counter:member", store_code=store.code, code=context["results"][0].code
+            )
     return render(request, "counter/store.html", context)
+
+
+def _card_url(store: Store, context: dict) -> str:
+    """The card of the one hit; an exact number travels along, so the card may show it in full."""
+    url = reverse("counter:member", args=[store.code, context["results"][0].code])
+    return url + ("?" + urlencode({"phone": context["q"]}) if context["kind"] == "phone" else "")
+
+
+def _straight_to_card(context: dict) -> bool:
+    """An exact number or member code (typed or scanned) with one hit opens the card at once."""
+    return (
+        context.get("kind") in ("phone", "code")
+        and len(context.get("results") or []) == 1
+        and (context["kind"] == "phone" or context["results"][0].code == context["q"].upper())
+    )
 
 
 def _counter_results(request: HttpRequest, store: Store, q: str) -> dict:
@@ -107,6 +126,10 @@ def counter_search(request: HttpRequest, store_code: str) -> HttpResponse:
     context = {"store": store, "results": None, "q": q}
     if q:
         context.update(_counter_results(request, store, q))
+        if request.htmx and _straight_to_card(context):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = _card_url(store, context)
+            return response
     if request.htmx:
         return render(request, "counter/store.html#results", context)
     return redirect(reverse("counter:store", args=[store.code]) + "?" + urlencode({"q": q}))
@@ -129,10 +152,12 @@ def _portal_member(request: HttpRequest) -> Member:
 
 @member_required
 def portal_home(request: HttpRequest) -> HttpResponse:
+    from members.counter import next_gift, progress_percent
     from members.services.points import points_expiring_soon
 
     member = _portal_member(request)
-    card = member_card(member)
+    ctx = loyalty_context()
+    card = member_card(member, tiers=ctx.tiers)
     expiring, expires_at = points_expiring_soon(member)
     return render(
         request,
@@ -143,6 +168,8 @@ def portal_home(request: HttpRequest) -> HttpResponse:
             "expiring": expiring,
             "expires_at": expires_at,
             "qr": _qr_svg(member.code, 5),
+            "progress": progress_percent(card, ctx.tiers),
+            "gift_ahead": next_gift(member, ctx.milestones),
             "tab": "home",
         },
     )

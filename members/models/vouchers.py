@@ -55,6 +55,32 @@ class VoucherTemplate(Bilingual):
             ),
         ]
 
+    @property
+    def terms(self) -> str:
+        """The operator's terms in the reader's language, or the rules in plain words."""
+        from django.utils.translation import get_language
+
+        text = self.terms_zh if (get_language() or "").startswith("zh") else self.terms_en
+        if text:
+            return text
+        parts = []
+        if self.kind == self.Kind.AMOUNT_OFF and self.amount:
+            parts.append(_("CNY %(n)s off") % {"n": self.amount})
+        elif self.kind == self.Kind.PERCENT_OFF and self.percent:
+            parts.append(_("%(n)s%% off") % {"n": self.percent})
+        elif self.kind == self.Kind.GIFT_ITEM and self.gift_item:
+            parts.append(_("Gift: %(item)s") % {"item": self.gift_item})
+        elif self.buy_n and self.get_m:
+            parts.append(_("Buy %(n)s, get %(m)s free") % {"n": self.buy_n, "m": self.get_m})
+        if self.min_spend:
+            parts.append(_("on spends from CNY %(n)s") % {"n": self.min_spend})
+        parts.append(
+            _("can be combined with other vouchers")
+            if self.stackable
+            else _("one voucher per purchase")
+        )
+        return "; ".join(str(p) for p in parts)
+
 
 class Voucher(models.Model):
     class Status(models.TextChoices):

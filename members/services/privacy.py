@@ -206,8 +206,10 @@ def member_erase(
     member.save()
     if user is not None:
         user.is_active = False
-        user.phone = None
+        # A member login must keep a phone (a database rule): the same never-dialled placeholder.
+        user.phone = member.phone if user.kind == user.Kind.MEMBER else None
         user.email = None
+        user.set_unusable_password()
         user.name = ""
         user.save()
     audit_record(

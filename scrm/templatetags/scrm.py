@@ -80,3 +80,27 @@ def demo_sms(phone: str) -> str:
 @register.filter
 def initial(value: str) -> str:
     return (value or "?").strip()[:1].upper()
+
+
+@register.filter
+def cny(value: Any) -> str:
+    """Money as the counter and the portal show it: ¥1,234.50."""
+    try:
+        n = Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return "--"
+    sign = "-" if n < 0 else ""
+    return f"{sign}¥{abs(n).quantize(Decimal('0.01')):,}"
+
+
+@register.filter
+def percent_off(value: Any) -> str:
+    """A discount the way shoppers say it: 10 percent off is 9折 in Chinese, 10% off in English."""
+    try:
+        pct = int(value)
+    except (TypeError, ValueError):
+        return ""
+    if (get_language() or "").startswith("zh"):
+        rate = Decimal(100 - pct) / 10
+        return f"{rate.normalize():f}折"
+    return f"{pct}% off"

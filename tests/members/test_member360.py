@@ -517,10 +517,13 @@ def test_clerk_sees_own_stores_members_only_and_edits_taste_and_notes(
     other = MemberFactory(store=store_bj)
     assert clerk_client.get(reverse("members:detail", args=[member.code])).status_code == 403
     # By changing the URL: another store's counter, or another store's member at this one.
-    assert clerk_client.get(reverse("counter:member", args=["BJ01", other.code])).status_code == 403
-    r = clerk_client.get(reverse("counter:member", args=["SH01", other.code]))
+    assert (
+        clerk_client.get(reverse("counter:member_profile", args=["BJ01", other.code])).status_code
+        == 403
+    )
+    r = clerk_client.get(reverse("counter:member_profile", args=["SH01", other.code]))
     assert r.status_code == 302 and r["Location"] == reverse("counter:store", args=["SH01"])
-    url = reverse("counter:member", args=["SH01", member.code])
+    url = reverse("counter:member_profile", args=["SH01", member.code])
     r = clerk_client.get(url)
     assert r.status_code == 200
     html = r.content.decode()

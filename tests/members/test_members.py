@@ -94,11 +94,14 @@ def test_counter_search_masks_phones_except_an_exact_look_up(clerk_client, store
     assert "138****8000" in html and "林*" in html
     assert "13800138000" not in html
     assert "张" not in html  # another store's member is not listed
-    exact = clerk_client.get(
-        "/counter/SH01/search/", {"q": "13800138000"}, HTTP_HX_REQUEST="true"
-    ).content.decode()
+    # An exact number opens the card at once, with that number in full.
+    r = clerk_client.get("/counter/SH01/search/", {"q": "13800138000"}, HTTP_HX_REQUEST="true")
+    exact = clerk_client.get(r["HX-Redirect"]).content.decode()
     assert "13800138000" in exact and "林晓雨" in exact
+    other = clerk_client.get(r["HX-Redirect"].split("?")[0] + "?phone=13800138001")
+    assert "13800138000" not in other.content.decode()  # a guessed number reveals nothing
     assert AuditEntry.objects.filter(action="counter.lookup").count() == 2
+    assert AuditEntry.objects.filter(action="counter.card_opened").count() == 2
 
 
 @pytest.mark.django_db

@@ -1,0 +1,409 @@
+"""The clerk's counter: find a member, see the card, and act from it in at most two taps.
+
+Every page is scoped to one store the clerk works in; a member of another store is not found
+here, whatever the URL says. Every look-up and every action is in the audit log."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import date
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.access import staff_required
+from accounts.models import Store
+from accounts.phones import InvalidPhone, normalize_phone
+from accounts.services import audit_record
+from members.counter import basket_quote, next_gift, progress_percent
+from members.models import Child, ConsentRecord, GiftGrant, Member, Order, Product, Voucher
+from members.selectors import member_card
+from members.services.context import loyalty_context
+from members.services.idempotency import request_hash
+from members.services.members import member_enrol
+from members.services.orders import LineIn, OrderIn, gift_fulfil, order_ingest
+from members.services.profiles import consent_set, note_add
+from members.services.tiers import standing
+from members.services.vouchers import voucher_redeem
+from members.views import _counter_store
+from scrm.exceptions import ApplicationError
+
+
+def _member_at(request: HttpRequest, store: Store, code: str) -> Member | None:
+    return (
+        Member.objects.select_related("tier", "owner", "profile")
+        .filter(store=store, code=code.upper(), erased_at__isnull=True)
+        .first()
+    )
+
+
+def _not_here(store: Store) -> HttpResponse:
+    return redirect("counter:store", store_code=store.code)
+
+
+def _not_found(request: HttpRequest, store: Store) -> HttpResponse:
+    messages.error(request, _("No member with this code in this store."))
+    return _not_here(store)
+
+
+def card_context(member: Member) -> dict:
+    """Everything the card shows, in a handful of queries."""
+    ctx = loyalty_context()
+    gifts = list(
+        GiftGrant.objects.filter(member=member, status=GiftGrant.Status.PENDING).order_by(
+            "granted_at"
+        )
+    )
+    vouchers = list(
+        Voucher.objects.filter(member=member, status=Voucher.Status.AVAILABLE)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .select_related("template")
+        .order_by("expires_at")
+    )
+    card = member_card(
+        member,
+        tiers=ctx.tiers,
+        current_standing=standing(member, settings=ctx.settings),
+        gifts=gifts,
+        vouchers=vouchers,
+    )
+    today = timezone.localdate()
+    children = list(Child.objects.filter(member=member))
+    try:
+        profile = member.profile
+    except Member.profile.RelatedObjectDoesNotExist:
+        profile = None
+    return {
+        "member": member,
+        "card": card,
+        "progress": progress_percent(card, ctx.tiers),
+        "gift_ahead": next_gift(member, ctx.milestones),
+        "birthday_month": bool(member.birthday and member.birthday.month == today.month),
+        "children": children,
+        "profile": profile,
+        "vouchers": vouchers,
+        "gifts": gifts,
+    }
+
+
+@staff_required("use_counter")
+def counter_card(request: HttpRequest, store_code: str, code: str) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    member = _member_at(request, store, code)
+    if member is None:
+        return _not_found(request, store)
+    audit_record(
+        actor=request.user,
+        action="counter.card_opened",
+        request=request,
+        target=member,
+        after={"store": store.code},
+    )
+    # Phones are masked, except for the one the clerk searched by (the exact number).
+    reveal = False
+    if request.GET.get("phone"):
+        try:
+            reveal = normalize_phone(request.GET["phone"]) == member.phone
+        except InvalidPhone:
+            reveal = False
+    context = card_context(member) | {
+        "store": store,
+        "reveal_phone": reveal,
+        "active": "counter",
+    }
+    return render(request, "counter/card.html", context)
+
+
+# --- Enrol ------------------------------------------------------------------------------------
+
+
+class EnrolForm(forms.Form):
+    phone = forms.CharField(label=gettext_lazy("Mobile number"), max_length=20)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100, required=False)
+    birthday = forms.DateField(
+        label=gettext_lazy("Birthday"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    consent_sms = forms.BooleanField(label=gettext_lazy("SMS"), required=False)
+    consent_wecom = forms.BooleanField(label=gettext_lazy("WeCom"), required=False)
+    consent_email = forms.BooleanField(label=gettext_lazy("Email"), required=False)
+    consent_portal = forms.BooleanField(label=gettext_lazy("Member portal"), required=False)
+
+    def clean_birthday(self) -> date | None:
+        birthday = self.cleaned_data.get("birthday")
+        if birthday and birthday > timezone.localdate():
+            raise forms.ValidationError(_("A birthday can't be in the future."))
+        return birthday
+
+
+@staff_required("use_counter")
+def counter_enrol(request: HttpRequest, store_code: str) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    initial = {"phone": request.GET.get("phone", "")[:20], "consent_portal": True}
+    form = EnrolForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            member, created = member_enrol(
+                phone=d["phone"],
+                name=d["name"],
+                birthday=d["birthday"],
+                store=store,
+                channel=Member.Channel.STORE,
+                actor=request.user,
+                request=request,
+            )
+        except ApplicationError as exc:
+            for name, msgs in (exc.fields or {None: [exc.message]}).items():
+                for msg in msgs:
+                    form.add_error(name if name in form.fields else None, msg)
+        else:
+            if not created:
+                if member.store_id == store.pk:
+                    messages.info(request, _("This number is already a member."))
+                    return redirect("counter:member", store_code=store.code, code=member.code)
+                form.add_error("phone", _("This number is already a member of another store."))
+            else:
+                consent_set(
+                    member=member,
+                    consent={c: d[f"consent_{c}"] for c in Member.CONSENT_CHANNELS},
+                    source=ConsentRecord.Source.STORE,
+                    actor=request.user,
+                    request=request,
+                )
+                messages.success(
+                    request, _("Welcome! %(code)s is enrolled.") % {"code": member.code}
+                )
+                return redirect("counter:member", store_code=store.code, code=member.code)
+    return render(
+        request, "counter/enrol.html", {"store": store, "form": form, "active": "counter"}
+    )
+
+
+# --- Purchase -----------------------------------------------------------------------------------
+
+
+def _basket(post) -> list[tuple[str, str, str]]:
+    skus, qtys, prices = post.getlist("sku"), post.getlist("qty"), post.getlist("price")
+    items = []
+    for i, sku in enumerate(skus):
+        if sku.strip():
+            qty = qtys[i] if i < len(qtys) else "1"
+            price = prices[i] if i < len(prices) else ""
+            items.append((sku.strip(), qty, price))
+    return items
+
+
+@staff_required("use_counter")
+def counter_purchase(request: HttpRequest, store_code: str, code: str) -> HttpResponse:
+    """Build the basket (htmx re-prices it on every change), then confirm once: the form's
+    token is the order's external id, so a double tap books one order."""
+    store = _counter_store(request, store_code)
+    member = _member_at(request, store, code)
+    if member is None:
+        return _not_found(request, store)
+    post = request.POST if request.method == "POST" else None
+    items = _basket(post) if post else []
+    action = post.get("action", "") if post else ""
+    if action.startswith("add:"):
+        sku = action[4:]
+        for i, (s, q, p) in enumerate(items):
+            if s == sku:
+                items[i] = (s, str(int(q) + 1) if q.isdigit() else "1", p)
+                break
+        else:
+            items.append((sku, "1", ""))
+    elif action.startswith("remove:"):
+        with contextlib.suppress(ValueError, IndexError):
+            del items[int(action[7:])]
+    chosen = post.getlist("voucher") if post else []
+    quote = basket_quote(member=member, items=items, voucher_codes=chosen)
+    token = (post.get("token") if post else "") or uuid.uuid4().hex
+    if action == "confirm":
+        if not quote.lines:
+            quote.errors.setdefault("lines", []).append(_("Add at least one product."))
+        if not quote.errors:
+            data = OrderIn(
+                source="counter",
+                external_id=f"C-{token[:32]}",
+                member=member.code,
+                placed_at=timezone.now(),
+                total=quote.total,
+                store=store,
+                vouchers=[v.code for v, _off in quote.vouchers],
+                lines=[
+                    LineIn(sku=ln.product.sku, quantity=ln.quantity, amount=amount)
+                    for ln, amount in zip(quote.lines, quote.line_amounts(), strict=True)
+                ],
+            )
+            fingerprint = {
+                "member": member.code,
+                "total": str(quote.total),
+                "lines": [(ln.sku, ln.quantity, str(ln.amount)) for ln in data.lines],
+                "vouchers": data.vouchers,
+            }
+            try:
+                result, _created = order_ingest(
+                    data=data, hash_=request_hash(fingerprint), actor=request.user
+                )
+            except ApplicationError as exc:
+                quote.errors.setdefault("", []).append(exc.message)
+            else:
+                url = reverse("counter:receipt", args=[store.code, member.code, result["id"]])
+                if request.htmx:
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = url
+                    return response
+                return redirect(url)
+    vouchers = list(
+        Voucher.objects.filter(member=member, status=Voucher.Status.AVAILABLE)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .select_related("template")
+    )
+    context = {
+        "store": store,
+        "member": member,
+        "quote": quote,
+        "items": items,
+        "vouchers": vouchers,
+        "chosen": [c.strip().upper() for c in chosen],
+        "token": token,
+        "active": "counter",
+    }
+    if request.htmx:
+        return render(request, "counter/purchase.html#basket", context)
+    return render(request, "counter/purchase.html", context, status=400 if quote.errors else 200)
+
+
+@staff_required("use_counter")
+def counter_products(request: HttpRequest, store_code: str) -> HttpResponse:
+    """Products by SKU or name, for the basket."""
+    store = _counter_store(request, store_code)
+    q = request.GET.get("q", "").strip()[:64]
+    products = []
+    if q:
+        products = list(
+            Product.objects.filter(
+                Q(sku__iexact=q) | Q(sku__istartswith=q) | Q(name__icontains=q)
+            ).order_by("name")[:12]
+        )
+    return render(
+        request,
+        "counter/purchase.html#products",
+        {
+            "store": store,
+            "products": products,
+            "q": q,
+            "member_code": request.GET.get("member", ""),
+        },
+    )
+
+
+@staff_required("use_counter")
+def counter_receipt(request: HttpRequest, store_code: str, code: str, pk: int) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    member = _member_at(request, store, code)
+    order = (
+        Order.objects.filter(pk=pk, member=member).prefetch_related("lines__product").first()
+        if member
+        else None
+    )
+    if member is None or order is None:
+        return _not_found(request, store)
+    found = (order.result or {}).get("events", [])
+    tiers = {t.code: t for t in loyalty_context().tiers}
+    upgrade = next((e for e in found if e["type"] == "tier_changed"), None)
+    return render(
+        request,
+        "counter/receipt.html",
+        {
+            "store": store,
+            "member": member,
+            "order": order,
+            "events": found,
+            "upgrade_to": tiers.get(upgrade["to"]) if upgrade else None,
+            "gifts": [e for e in found if e["type"] == "gift_granted"],
+            "gift_ahead": next_gift(member),
+            "active": "counter",
+        },
+    )
+
+
+# --- Actions from the card ----------------------------------------------------------------------
+
+
+def _card_redirect(store: Store, member: Member) -> HttpResponse:
+    return redirect(reverse("counter:member", args=[store.code, member.code]))
+
+
+@staff_required("use_counter")
+def counter_gift_fulfil(request: HttpRequest, store_code: str, code: str, pk: int) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    member = _member_at(request, store, code)
+    if member is None:
+        return _not_found(request, store)
+    gift = GiftGrant.objects.filter(pk=pk, member=member).first()
+    if request.method == "POST" and gift is not None:
+        try:
+            gift_fulfil(gift=gift, actor=request.user, store=store, request=request)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Gift handed over: %(gift)s.") % {"gift": gift.name})
+    return _card_redirect(store, member)
+
+
+@staff_required("use_counter")
+def counter_voucher_redeem(request: HttpRequest, store_code: str, code: str) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    member = _member_at(request, store, code)
+    if member is None:
+        return _not_found(request, store)
+    if request.method == "POST":
+        voucher_code = request.POST.get("voucher", "").strip()[:40]
+        try:
+            voucher = voucher_redeem(
+                code=voucher_code, store=store, member=member, actor=request.user
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            audit_record(
+                actor=request.user,
+                action="voucher.redeemed",
+                request=request,
+                target=member,
+                after={"voucher": voucher.code, "store": store.code},
+            )
+            messages.success(request, _("Voucher %(code)s redeemed.") % {"code": voucher.code})
+    return _card_redirect(store, member)
+
+
+@staff_required("use_counter")
+def counter_note(request: HttpRequest, store_code: str, code: str) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    member = _member_at(request, store, code)
+    if member is None:
+        return _not_found(request, store)
+    if request.method == "POST":
+        try:
+            note_add(
+                member=member,
+                body=request.POST.get("body", ""),
+                actor=request.user,
+                request=request,
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Note added."))
+    return _card_redirect(store, member)

@@ -1,0 +1,292 @@
+"""The member portal beyond home and the QR card: wallet, points, rewards, profile, preferences,
+privacy and the tier rules. Every page works on the signed-in member only: no URL carries a
+member id, so there is nothing to enumerate."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.access import member_required
+from members.counter import next_gift
+from members.member360_views import ChildForm, ConsentForm, DetailsForm, PetForm, ProfileForm
+from members.models import Child, ConsentRecord, Member, Pet, PointsEntry, Profile, Reward, Voucher
+from members.services.context import loyalty_context
+from members.services.members import member_update
+from members.services.points import points_expiring_soon, points_redeem
+from members.services.privacy import erasure_summary, member_erase, member_export
+from members.services.profiles import (
+    child_save,
+    consent_set,
+    marketing_opt_out,
+    pet_save,
+    profile_item_delete,
+    profile_update,
+)
+from members.views import _portal_member, _qr_svg
+from scrm.exceptions import ApplicationError
+
+
+def _usable_vouchers(member: Member):
+    return (
+        Voucher.objects.filter(member=member, status=Voucher.Status.AVAILABLE)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .select_related("template")
+        .order_by("expires_at", "issued_at")
+    )
+
+
+@member_required
+def portal_vouchers(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    vouchers = [(v, _qr_svg(v.code, 4)) for v in _usable_vouchers(member)]
+    used = (
+        Voucher.objects.filter(member=member)
+        .exclude(status=Voucher.Status.AVAILABLE)
+        .select_related("template")
+        .order_by("-issued_at")[:10]
+    )
+    return render(
+        request,
+        "portal/vouchers.html",
+        {"member": member, "vouchers": vouchers, "used": used, "tab": "wallet"},
+    )
+
+
+@member_required
+def portal_points(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    expiring, expires_at = points_expiring_soon(member)
+    page = Paginator(
+        PointsEntry.objects.filter(member=member).select_related("order").order_by("-id"), 20
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "portal/points.html",
+        {
+            "member": member,
+            "page": page,
+            "expiring": expiring,
+            "expires_at": expires_at,
+            "tab": "home",
+        },
+    )
+
+
+@member_required
+def portal_rewards(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    rewards = Reward.objects.filter(is_active=True).select_related("voucher_template")
+    if request.method == "POST":
+        reward = get_object_or_404(rewards, code=request.POST.get("reward", ""))
+        token = request.POST.get("token", "")[:64] or uuid.uuid4().hex
+        try:
+            _entry, created = points_redeem(
+                member=member,
+                points=reward.points_cost,
+                key=f"portal:{token}",
+                reward=reward,
+                actor=None,
+            )
+        except ApplicationError as exc:
+            messages.error(
+                request,
+                _("Not enough points for this reward yet.")
+                if exc.code == "insufficient_points"
+                else exc.message,
+            )
+        else:
+            if created:
+                messages.success(
+                    request,
+                    _("Thank you for your donation: %(name)s.") % {"name": reward.name}
+                    if reward.kind == Reward.Kind.DONATION
+                    else _("Redeemed: %(name)s. Find it in your wallet or ask at the counter.")
+                    % {"name": reward.name},
+                )
+        return redirect("portal:rewards")
+    member.refresh_from_db(fields=["points_balance"])
+    return render(
+        request,
+        "portal/rewards.html",
+        {
+            "member": member,
+            "rewards": rewards,
+            "token": uuid.uuid4().hex,
+            "tab": "rewards",
+        },
+    )
+
+
+@member_required
+def portal_tiers(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    ctx = loyalty_context()
+    return render(
+        request,
+        "portal/tiers.html",
+        {
+            "member": member,
+            "tiers": ctx.tiers,
+            "settings": ctx.settings,
+            "milestones": [m for m in ctx.milestones if m.at_purchase or m.at_spend],
+            "gift_ahead": next_gift(member, ctx.milestones),
+            "tab": "home",
+        },
+    )
+
+
+# --- Profile and preferences ------------------------------------------------------------------
+
+
+@member_required
+def portal_profile(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    profile = Profile.objects.filter(member=member).first()
+    forms_ = {
+        "details": DetailsForm(
+            initial={"name": member.name, "email": member.email, "birthday": member.birthday}
+        ),
+        "profile": ProfileForm(instance=profile),
+        "child": ChildForm(),
+        "pet": PetForm(),
+    }
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        section, post = request.POST.get("section", ""), request.POST
+        done = None
+        try:
+            if section == "details":
+                form = forms_["details"] = DetailsForm(post)
+                if form.is_valid():
+                    member_update(
+                        member=member, data=form.cleaned_data, actor=None, request=request
+                    )
+                    done = _("Saved.")
+            elif section == "profile":
+                form = forms_["profile"] = ProfileForm(post, instance=Profile(member=member))
+                if form.is_valid():
+                    profile_update(
+                        member=member, data=form.cleaned_data, actor=None, request=request
+                    )
+                    done = _("Saved.")
+            elif section == "child":
+                form = forms_["child"] = ChildForm(post)
+                if form.is_valid():
+                    child_save(member=member, actor=None, request=request, **form.cleaned_data)
+                    done = _("Child added.")
+            elif section == "pet":
+                form = forms_["pet"] = PetForm(post)
+                if form.is_valid():
+                    d = form.cleaned_data
+                    pet_save(
+                        member=member,
+                        name=d["name"],
+                        species=d["species"],
+                        birthday=d["birthday"],
+                        vaccinations=[d["vaccination"]] if d["vaccination"] else [],
+                        actor=None,
+                        request=request,
+                    )
+                    done = _("Pet added.")
+            elif section in ("child_delete", "pet_delete"):
+                model = Child if section == "child_delete" else Pet
+                # Only the member's own: another member's id is simply not found.
+                item = get_object_or_404(model, pk=post.get("id") or 0, member=member)
+                profile_item_delete(member=member, item=item, actor=None, request=request)
+                done = _("Removed.")
+        except ApplicationError as exc:
+            errors = [m for msgs in (exc.fields or {"": [exc.message]}).values() for m in msgs]
+        if done:
+            messages.success(request, done)
+            return redirect("portal:profile")
+        status = 400
+    return render(
+        request,
+        "portal/profile.html",
+        {
+            "member": member,
+            "forms": forms_,
+            "errors": errors,
+            "children": Child.objects.filter(member=member),
+            "pets": Pet.objects.filter(member=member),
+            "tab": "account",
+        },
+        status=status,
+    )
+
+
+@member_required
+def portal_preferences(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    initial = {c: getattr(member, f"consent_{c}") for c in Member.CONSENT_CHANNELS} | {
+        "frequency": member.frequency
+    }
+    form = ConsentForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if request.POST.get("action") == "opt_out":
+            marketing_opt_out(member=member, source=ConsentRecord.Source.PORTAL, actor=None)
+            messages.success(request, _("Done: you will get no more marketing messages."))
+            return redirect("portal:preferences")
+        if form.is_valid():
+            d = form.cleaned_data
+            consent_set(
+                member=member,
+                consent={c: d[c] for c in Member.CONSENT_CHANNELS},
+                frequency=d["frequency"],
+                source=ConsentRecord.Source.PORTAL,
+                actor=None,
+                request=request,
+            )
+            messages.success(request, _("Your preferences are saved."))
+            return redirect("portal:preferences")
+    return render(
+        request,
+        "portal/preferences.html",
+        {"member": member, "form": form, "tab": "account"},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@member_required
+def portal_privacy(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    error = ""
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "export":
+            body = member_export(member=member, actor=None, request=request)
+            response = HttpResponse(body, content_type="application/zip")
+            stamp = timezone.localdate().isoformat()
+            response["Content-Disposition"] = f'attachment; filename="my-data-{stamp}.zip"'
+            return response
+        if action == "delete":
+            if request.POST.get("confirm", "").strip().upper() != member.code:
+                error = _("Type your member code %(code)s to confirm.") % {"code": member.code}
+            else:
+                member_erase(member=member, actor=None, request=request)
+                logout(request)
+                messages.success(
+                    request, _("Your account is deleted. Thank you for being with us.")
+                )
+                return redirect("account_request_login_code")
+    return render(
+        request,
+        "portal/privacy.html",
+        {
+            "member": member,
+            "summary": erasure_summary(member),
+            "error": error,
+            "tab": "account",
+        },
+        status=400 if error else 200,
+    )
