@@ -140,7 +140,8 @@ def counter_search(request: HttpRequest, store_code: str) -> HttpResponse:
 
 def _qr_svg(data: str, scale: int = 6) -> str:
     qr = segno.make(data, error="m")
-    return mark_safe(qr.svg_inline(scale=scale, border=2, dark="#1f2430", light="#ffffff", omitsize=True))  # noqa: S308
+    svg = qr.svg_inline(scale=scale, border=2, dark="#1f2430", light="#ffffff", omitsize=True)
+    return mark_safe(svg)  # noqa: S308
 
 
 def _portal_member(request: HttpRequest) -> Member:

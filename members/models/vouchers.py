@@ -63,23 +63,23 @@ class VoucherTemplate(Bilingual):
         text = self.terms_zh if (get_language() or "").startswith("zh") else self.terms_en
         if text:
             return text
-        parts = []
+        parts: list[str] = []
         if self.kind == self.Kind.AMOUNT_OFF and self.amount:
-            parts.append(_("CNY %(n)s off") % {"n": self.amount})
+            parts.append(str(_("CNY %(n)s off") % {"n": self.amount}))
         elif self.kind == self.Kind.PERCENT_OFF and self.percent:
-            parts.append(_("%(n)s%% off") % {"n": self.percent})
+            parts.append(str(_("%(n)s%% off") % {"n": self.percent}))
         elif self.kind == self.Kind.GIFT_ITEM and self.gift_item:
-            parts.append(_("Gift: %(item)s") % {"item": self.gift_item})
+            parts.append(str(_("Gift: %(item)s") % {"item": self.gift_item}))
         elif self.buy_n and self.get_m:
-            parts.append(_("Buy %(n)s, get %(m)s free") % {"n": self.buy_n, "m": self.get_m})
+            parts.append(str(_("Buy %(n)s, get %(m)s free") % {"n": self.buy_n, "m": self.get_m}))
         if self.min_spend:
-            parts.append(_("on spends from CNY %(n)s") % {"n": self.min_spend})
+            parts.append(str(_("on spends from CNY %(n)s") % {"n": self.min_spend}))
         parts.append(
-            _("can be combined with other vouchers")
+            str(_("can be combined with other vouchers"))
             if self.stackable
-            else _("one voucher per purchase")
+            else str(_("one voucher per purchase"))
         )
-        return "; ".join(str(p) for p in parts)
+        return "; ".join(parts)
 
 
 class Voucher(models.Model):
