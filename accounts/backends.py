@@ -6,6 +6,8 @@ so a changed role takes effect on the next request."""
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 
@@ -14,18 +16,17 @@ TTL = 600
 
 
 def permissions_version() -> int:
+    """A version that only moves forward: a clock reading, so that a version lost from the cache
+    is replaced by a new one and no set cached under an old version is ever read again."""
     version = cache.get(VERSION_KEY)
     if version is None:
-        cache.add(VERSION_KEY, 1, None)
-        version = cache.get(VERSION_KEY) or 1
+        cache.add(VERSION_KEY, time.time_ns(), None)
+        version = cache.get(VERSION_KEY) or time.time_ns()
     return int(version)
 
 
 def permissions_changed(**_kwargs) -> None:
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:
-        cache.set(VERSION_KEY, 2, None)
+    cache.set(VERSION_KEY, time.time_ns(), None)
 
 
 class CachedPermissionsBackend(ModelBackend):

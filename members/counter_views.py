@@ -289,8 +289,9 @@ def counter_products(request: HttpRequest, store_code: str) -> HttpResponse:
     """Products by SKU or name, for the basket."""
     store = _counter_store(request, store_code)
     q = request.GET.get("q", "").strip()[:64]
+    member_code = request.GET.get("member", "").strip().upper()[:12]
     products = []
-    if q:
+    if q and member_code:
         products = list(
             Product.objects.filter(
                 Q(sku__iexact=q) | Q(sku__istartswith=q) | Q(name__icontains=q)
@@ -303,7 +304,7 @@ def counter_products(request: HttpRequest, store_code: str) -> HttpResponse:
             "store": store,
             "products": products,
             "q": q,
-            "member_code": request.GET.get("member", ""),
+            "member_code": member_code,
         },
     )
 

@@ -73,3 +73,15 @@ def test_admin_cannot_demote_themselves(admin_user):
 def test_member_users_have_no_staff_role(member_user):
     assert member_user.role == roles.MEMBER
     assert not member_user.has_perm("accounts.use_counter")
+
+
+@pytest.mark.django_db
+def test_a_role_change_takes_effect_on_the_next_request_despite_the_permission_cache(
+    clerk_client, clerk_sh
+):
+    assert clerk_client.get("/counter/SH01/").status_code == 200
+    assert clerk_client.get("/counter/SH01/").status_code == 200  # served from the cache
+    clerk_sh.groups.remove(Group.objects.get(name="clerk"))
+    assert clerk_client.get("/counter/SH01/").status_code == 403
+    clerk_sh.groups.add(Group.objects.get(name="operator"))
+    assert clerk_client.get("/console/members/").status_code == 200

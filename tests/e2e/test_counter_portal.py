@@ -165,3 +165,60 @@ def test_portal_and_counter_pages_at_both_sizes(shop, open_page, shoot, lang, wi
     shoot(clerk, f"counter-card-{lang}-{width}")
     clerk.goto("/counter/SH01/enrol/?phone=13900001234")
     shoot(clerk, f"counter-enrol-{lang}-{width}")
+
+
+def _qr_y4m(path, text: str, width: int = 640, height: int = 480) -> None:
+    """A still video (Y4M, the format Chromium's fake camera reads) of the QR code for ``text``."""
+    import segno
+
+    matrix = [list(row) for row in segno.make(text, error="m").matrix]
+    n = len(matrix) + 8  # quiet zone of 4 modules each side
+    scale = min(width, height) * 3 // 4 // n
+    left, top = (width - n * scale) // 2, (height - n * scale) // 2
+    y_plane = bytearray([235]) * (width * height)
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                for dy in range(scale):
+                    start = (top + (r + 4) * scale + dy) * width + left + (c + 4) * scale
+                    y_plane[start : start + scale] = bytes([16]) * scale
+    chroma = bytes([128]) * (width * height // 4)
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(10):
+            f.write(b"FRAME\n" + bytes(y_plane) + chroma + chroma)
+
+
+def test_clerk_scans_the_portal_qr_code_with_the_camera(shop, live_server, tmp_path):
+    """Chromium's fake camera shows the member's QR code; the scanner (the browser's detector, or
+    the ZXing ponyfill served from this site) reads it and the card opens."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM_ARGS, _chromium
+
+    video = tmp_path / "qr.y4m"
+    _qr_y4m(video, "MDEMO23")
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=args)
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, base_url=live_server.url
+        )
+        context.grant_permissions(["camera"], origin=live_server.url)
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        served = []
+        page.on("response", lambda r: served.append(r.url) if "/static/vendor/" in r.url else None)
+        staff_sign_in(page, "clerk@example.com")
+        page.locator("#scan-open").click()
+        page.locator("[data-card=MDEMO23]").wait_for()
+        assert page.url.endswith("/counter/SH01/members/MDEMO23/")
+        native = page.evaluate("'BarcodeDetector' in window")
+        # Without a native detector, the ponyfill and its WebAssembly came from this site.
+        assert native or any(u.endswith("zxing_reader.wasm") for u in served), served
+        browser.close()

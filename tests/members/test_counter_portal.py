@@ -435,15 +435,66 @@ def test_no_portal_page_shows_another_members_data(member_client, member, store_
         assert "7777" not in body
 
 
-def test_members_get_nothing_from_the_api_or_staff_pages(member_client, store_sh):
+def _api_paths() -> list[str]:
+    out = []
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                out.append("/" + prefix + str(p.pattern))
+
+    walk(get_resolver().url_patterns)
+    return sorted(
+        {p for p in out if p.startswith("/api/v1/") and "schema" not in p and "docs" not in p}
+    )
+
+
+API_PATHS = _api_paths()
+
+
+def test_the_api_walk_found_the_member_routes():
+    assert any("members/<" in p for p in API_PATHS) and any("vouchers/<" in p for p in API_PATHS)
+
+
+@pytest.mark.parametrize("path", API_PATHS)
+def test_a_signed_in_member_gets_nothing_from_any_api_route(member_client, store_sh, path):
+    other = MemberFactory(store=store_sh, code="MOTHER9")
+    order_id = buy(other, 100)["id"]
+    voucher = voucher_issue(template=VoucherTemplate.objects.get(code="cny10"), member=other)
+    url = re.sub(
+        r"<(?:\w+:)?(\w+)>",
+        lambda m: {"code": other.code, "order_id": str(order_id), "pk": str(order_id)}.get(
+            m[1], voucher.code
+        ),
+        path,
+    )
+    if "vouchers/<" in path:
+        url = re.sub(r"<(?:\w+:)?\w+>", voucher.code, path)
+    for method in ("get", "post", "patch"):
+        r = getattr(member_client, method)(url, {}, content_type="application/json")
+        assert r.status_code in (401, 403, 405), (method, url, r.status_code)
+        assert other.code.encode() not in r.content and voucher.code.encode() not in r.content
+    voucher.refresh_from_db()
+    assert voucher.status == "available"
+
+
+def test_members_get_nothing_from_staff_pages(member_client, store_sh):
     other = MemberFactory(store=store_sh)
     for path in [
-        f"/api/v1/members/{other.code}/",
-        f"/api/v1/members/{other.code}/points/",
-        "/api/v1/members/",
         f"/console/members/{other.code}/",
         f"/counter/SH01/members/{other.code}/",
+        f"/counter/SH01/members/{other.code}/profile/",
     ]:
         r = member_client.get(path)
-        assert r.status_code in (401, 403), (path, r.status_code)
+        assert r.status_code == 403, (path, r.status_code)
         assert other.code.encode() not in r.content
+
+
+def test_product_search_needs_the_member_and_never_fails(clerk_client, products, member):
+    url = reverse("counter:products", args=["SH01"])
+    assert clerk_client.get(url, {"q": "面膜"}).status_code == 200  # no member: nothing to add
+    r = clerk_client.get(url, {"q": "面膜", "member": member.code})
+    assert 'data-sku="MASK-10"' in r.content.decode()
+    assert 'data-sku="BREAD-1"' not in r.content.decode()
