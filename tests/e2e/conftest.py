@@ -36,14 +36,20 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
+    """One Playwright per run: its sync API cannot be started twice in one thread."""
     from playwright.sync_api import sync_playwright
 
-    # Playwright gives every launch a fresh, throwaway profile directory of its own.
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    # Playwright gives every launch a fresh, throwaway profile directory of its own.
+    browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

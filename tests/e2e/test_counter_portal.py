@@ -189,11 +189,9 @@ def _qr_y4m(path, text: str, width: int = 640, height: int = 480) -> None:
             f.write(b"FRAME\n" + bytes(y_plane) + chroma + chroma)
 
 
-def test_clerk_scans_the_portal_qr_code_with_the_camera(shop, live_server, tmp_path):
+def test_clerk_scans_the_portal_qr_code_with_the_camera(shop, live_server, tmp_path, playwright):
     """Chromium's fake camera shows the member's QR code; the scanner (the browser's detector, or
     the ZXing ponyfill served from this site) reads it and the card opens."""
-    from playwright.sync_api import sync_playwright
-
     from tests.e2e.conftest import CHROMIUM_ARGS, _chromium
 
     video = tmp_path / "qr.y4m"
@@ -204,8 +202,8 @@ def test_clerk_scans_the_portal_qr_code_with_the_camera(shop, live_server, tmp_p
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={video}",
     ]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=args)
+    browser = playwright.chromium.launch(executable_path=_chromium(), args=args)
+    try:
         context = browser.new_context(
             viewport={"width": 390, "height": 844}, base_url=live_server.url
         )
@@ -221,4 +219,5 @@ def test_clerk_scans_the_portal_qr_code_with_the_camera(shop, live_server, tmp_p
         native = page.evaluate("'BarcodeDetector' in window")
         # Without a native detector, the ponyfill and its WebAssembly came from this site.
         assert native or any(u.endswith("zxing_reader.wasm") for u in served), served
+    finally:
         browser.close()
