@@ -38,6 +38,7 @@ from members.models import (
     Voucher,
 )
 from members.services.context import loyalty_context
+from members.services.copy import copy_insert
 from members.services.idempotency import mismatch_error
 from members.services.lifecycle import lifecycle_refresh
 from members.services.members import member_enrol
@@ -450,9 +451,9 @@ def _bulk(
     ]
     if postgres:
         # COPY: several times faster than INSERT ... VALUES for thousands of rows, and no SQL to build.
-        _copy_insert(Order, orders, with_pk=True)
-        _copy_insert(OrderLine, lines, with_pk=False)
-        _copy_insert(PointsEntry, entries, with_pk=False)
+        copy_insert(Order, orders, with_pk=True)
+        copy_insert(OrderLine, lines, with_pk=False)
+        copy_insert(PointsEntry, entries, with_pk=False)
     else:
         Order.objects.bulk_update(orders, ["tier_code", "points_earned", "result"], batch_size=500)
         OrderLine.objects.bulk_create(lines)
@@ -462,22 +463,6 @@ def _bulk(
     _save_members([states[pk].member for pk in involved], postgres=postgres)
     lifecycle_refresh(member_ids=involved)
     return results
-
-
-def _copy_insert(model, objs: list, *, with_pk: bool) -> None:
-    """Insert model instances with COPY (PostgreSQL). Values are prepared by the fields as
-    ``bulk_create`` would; defaults were filled when the instances were made."""
-    if not objs:
-        return
-    fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"COPY {table} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for obj in objs:
-            copy.write_row(
-                [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-            )
 
 
 MEMBER_FIELDS = [

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +26,7 @@ from members.models import (
     Refund,
     Reward,
 )
+from members.services.copy import copy_insert
 from scrm.exceptions import ApplicationError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -311,15 +312,94 @@ def points_expire_member(*, member_id: int, now: datetime) -> int:
         return amount
 
 
-def points_expire_due(*, now: datetime | None = None) -> int:
-    """Nightly: expire what is due, oldest first, member by member. Returns points expired."""
-    now = now or timezone.now()
-    candidates = (
-        PointsEntry.objects.filter(points__gt=0, expires_at__lte=now, member__points_balance__gt=0)
-        .values_list("member_id", flat=True)
-        .distinct()
+EXPIRE_CHUNK = 2000  # members per transaction in the nightly expiry
+
+
+def _expirable_by_member(now: datetime, member_ids: list[int] | None = None) -> dict[int, int]:
+    """``expirable_now`` for many members at once (those with something to expire), in one
+    aggregate over the ledger."""
+    qs = PointsEntry.objects.all()
+    if member_ids is not None:
+        qs = qs.filter(member_id__in=member_ids)
+    rows = (
+        qs.values("member_id")
+        .annotate(
+            expired_lots=Sum("points", filter=Q(points__gt=0, expires_at__lte=now)),
+            debits=Sum("points", filter=Q(points__lt=0)),
+        )
+        .filter(expired_lots__gt=0)
+        .values_list("member_id", "expired_lots", "debits")
     )
-    return sum(points_expire_member(member_id=pk, now=now) for pk in candidates.iterator())
+    out = {}
+    for member_id, expired, debits in rows.iterator(chunk_size=10_000):
+        left = (expired or 0) + (debits or 0)
+        if left > 0:
+            out[member_id] = left
+    return out
+
+
+def points_expire_due(*, now: datetime | None = None) -> int:
+    """Nightly: expire what is due, oldest lots first. Set-based: one aggregate finds the members
+    with expired points left, then each chunk of them is locked, booked and saved in a few
+    statements and committed on its own. Idempotent per member and run time. Returns points."""
+    now = now or timezone.now()
+    # Expired lots left imply a positive balance (the balance is those plus the unexpired lots).
+    candidates = sorted(_expirable_by_member(now))
+    total = 0
+    for start in range(0, len(candidates), EXPIRE_CHUNK):
+        total += _expire_chunk(candidates[start : start + EXPIRE_CHUNK], now)
+    return total
+
+
+@transaction.atomic
+def _expire_chunk(member_ids: list[int], now: datetime) -> int:
+    members = list(
+        Member.objects.select_for_update()
+        .filter(pk__in=member_ids, points_balance__gt=0)
+        .order_by("pk")
+        .only("pk", "points_balance")
+    )
+    if not members:
+        return 0
+    # Recomputed under the locks: an order or redemption may have moved since the first look.
+    expirable = _expirable_by_member(now, [m.pk for m in members])
+    stamp = now.isoformat()
+    done = set(
+        PointsEntry.objects.filter(
+            idempotency_key__in=[f"expire:{m.pk}:{stamp}" for m in members]
+        ).values_list("member_id", flat=True)
+    )
+    reason = _("Points expired")
+    entries, changed = [], []
+    for m in members:
+        amount = min(expirable.get(m.pk, 0), m.points_balance)
+        if amount <= 0 or m.pk in done:
+            continue
+        m.points_balance -= amount
+        entries.append(
+            PointsEntry(
+                member=m,
+                kind=PointsEntry.Kind.EXPIRE,
+                points=-amount,
+                balance_after=m.points_balance,
+                reason=reason,
+                idempotency_key=f"expire:{m.pk}:{stamp}",
+                created_at=now,
+            )
+        )
+        changed.append(m)
+    if changed and connection.vendor == "postgresql":
+        copy_insert(PointsEntry, entries, with_pk=False)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE members_member AS m SET points_balance = v.balance"
+                " FROM unnest(%s::bigint[], %s::int[]) AS v(id, balance) WHERE m.id = v.id",
+                [[m.pk for m in changed], [m.points_balance for m in changed]],
+            )
+    else:
+        PointsEntry.objects.bulk_create(entries, batch_size=1000)
+        Member.objects.bulk_update(changed, ["points_balance"], batch_size=1000)
+    return -sum(e.points for e in entries)
 
 
 def points_notify_expiring(*, now: datetime | None = None) -> int:

@@ -227,3 +227,60 @@ def test_points_expiring_is_announced_once_30_days_ahead(time_machine):
     finally:
         events.points_expiring.disconnect(listener)
     assert heard[0]["member_id"] == member.pk and heard[0]["points"] == 80
+
+
+@pytest.mark.django_db
+def test_the_nightly_expiry_is_set_based_equal_to_member_by_member_and_idempotent(monkeypatch):
+    """The nightly job (chunks of members, a few statements each) books what the one-member
+    expiry books, for members with different histories; a rerun books nothing."""
+    from django.core.management import call_command
+
+    from members.services import points as points_mod
+    from members.services import points_expire_due
+    from members.services.points import expirable_now
+
+    monkeypatch.setattr(points_mod, "EXPIRE_CHUNK", 3)  # several chunks even for a few members
+    sh = ZoneInfo("Asia/Shanghai")
+    plans = [
+        [(2024, 100)],  # all expired
+        [(2024, 100), (2025, 40)],  # 2024 lot expired, 2025 lot not yet
+        [(2024, 80)],  # then spends 50 of it: 30 left to expire
+        [(2025, 60)],  # nothing expired
+        [(2024, 20), (2024, 30)],
+        [],
+        [(2024, 500)],  # then spends all: nothing left to expire
+    ]
+    members = []
+    for n, plan in enumerate(plans):
+        member = MemberFactory()
+        for k, (year, amount) in enumerate(plan):
+            order_ingest(
+                data=OrderIn(
+                    source="pos",
+                    external_id=f"N{n}-{k}",
+                    member=member.code,
+                    placed_at=datetime(year, 5, 1 + k, tzinfo=sh),
+                    total=Decimal(amount),
+                    lines=[LineIn(sku="S", quantity=1, amount=Decimal(amount))],
+                ),
+                hash_=f"{n}-{k}",
+            )
+        members.append(member)
+    points_redeem(member=members[2], points=50, key="spend2", reason="x")
+    points_redeem(member=members[6], points=500, key="spend6", reason="x")
+    now = datetime(2026, 1, 1, 0, 1, tzinfo=sh)
+    expected = {m.pk: expirable_now(m.pk, now) for m in members}
+    assert [expected[m.pk] for m in members] == [100, 100, 30, 0, 50, 0, 0]
+    assert points_expire_due(now=now) == 280
+    for m in members:
+        m.refresh_from_db()
+        booked = -sum(
+            PointsEntry.objects.filter(member=m, kind="expire").values_list("points", flat=True)
+        )
+        assert booked == expected[m.pk]
+        assert m.points_balance == sum(
+            PointsEntry.objects.filter(member=m).values_list("points", flat=True)
+        )
+    assert points_expire_due(now=now) == 0  # the same run again
+    assert points_expire_due(now=datetime(2026, 1, 2, tzinfo=sh)) == 0  # the next night
+    call_command("ledger_verify")  # exits non-zero on any mismatch
