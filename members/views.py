@@ -85,9 +85,7 @@ def counter_store(request: HttpRequest, store_code: str) -> HttpResponse:
     if q:
         context.update(_counter_results(request, store, q))
         if _straight_to_card(context):
-            return redirect(
-                "counter:member", store_code=store.code, code=context["results"][0].code
-            )
+            return redirect(_card_url(store, context))
     return render(request, "counter/store.html", context)
 
 

@@ -69,9 +69,9 @@ def test_last_four_plus_name_narrows_and_exact_phone_opens_the_card(clerk_client
     assert [m.code for m in r.context["results"]] == [a.code]
     # An exact number (typed, or a code scanned from the portal card) opens the card at once.
     r = clerk_client.get(url, {"q": "139 1111 8000"})
-    assert r.status_code == 302 and r["Location"] == reverse(
-        "counter:member", args=["SH01", a.code]
-    )
+    card = reverse("counter:member", args=["SH01", a.code])
+    assert r.status_code == 302 and r["Location"] == card + "?phone=139+1111+8000"
+    assert "13911118000" in clerk_client.get(r["Location"]).content.decode()  # the number searched
     r = clerk_client.get(
         reverse("counter:search", args=["SH01"]), {"q": a.code}, HTTP_HX_REQUEST="true"
     )
