@@ -229,22 +229,30 @@ def _detail(request: HttpRequest, member: Member) -> HttpResponse:
     return _page(request, member, bound, status=400)
 
 
-def _handle(request: HttpRequest, member: Member, section: str, bound: dict) -> str | None:
-    user, post = request.user, request.POST
+PROFILE_SECTIONS = ("details", "profile", "child", "pet", "child_delete", "pet_delete")
+
+
+def profile_section_post(
+    request: HttpRequest, member: Member, section: str, bound: dict, actor: User | None
+) -> str | None:
+    """The profile sections that staff and the member alike edit: details, taste and skin,
+    children, pets. Fills ``bound`` with the posted form; returns the success message, or None
+    when the form has errors. A child or pet of another member is not found (404)."""
+    post = request.POST
     if section == "details":
         form = bound["details"] = DetailsForm(post)
         if form.is_valid():
-            member_update(member=member, data=form.cleaned_data, actor=user, request=request)
+            member_update(member=member, data=form.cleaned_data, actor=actor, request=request)
             return _("Details saved.")
     elif section == "profile":
         form = bound["profile"] = ProfileForm(post, instance=Profile(member=member))
         if form.is_valid():
-            profile_update(member=member, data=form.cleaned_data, actor=user, request=request)
+            profile_update(member=member, data=form.cleaned_data, actor=actor, request=request)
             return _("Profile saved.")
     elif section == "child":
         form = bound["child"] = ChildForm(post)
         if form.is_valid():
-            child_save(member=member, actor=user, request=request, **form.cleaned_data)
+            child_save(member=member, actor=actor, request=request, **form.cleaned_data)
             return _("Child added.")
     elif section == "pet":
         form = bound["pet"] = PetForm(post)
@@ -256,15 +264,22 @@ def _handle(request: HttpRequest, member: Member, section: str, bound: dict) -> 
                 species=d["species"],
                 birthday=d["birthday"],
                 vaccinations=[d["vaccination"]] if d["vaccination"] else [],
-                actor=user,
+                actor=actor,
                 request=request,
             )
             return _("Pet added.")
     elif section in ("child_delete", "pet_delete"):
         model = Child if section == "child_delete" else Pet
-        item = get_object_or_404(model, pk=post.get("id"), member=member)
-        profile_item_delete(member=member, item=item, actor=user, request=request)
+        item = get_object_or_404(model, pk=post.get("id") or 0, member=member)
+        profile_item_delete(member=member, item=item, actor=actor, request=request)
         return _("Removed.")
+    return None
+
+
+def _handle(request: HttpRequest, member: Member, section: str, bound: dict) -> str | None:
+    user, post = request.user, request.POST
+    if section in PROFILE_SECTIONS:
+        return profile_section_post(request, member, section, bound, user)
     elif section == "consent":
         form = bound["consent"] = ConsentForm(post)
         if form.is_valid():

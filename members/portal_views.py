@@ -17,19 +17,21 @@ from django.utils.translation import gettext as _
 
 from accounts.access import member_required
 from members.counter import next_gift
-from members.member360_views import ChildForm, ConsentForm, DetailsForm, PetForm, ProfileForm
+from members.member360_views import (
+    ChildForm,
+    ConsentForm,
+    DetailsForm,
+    PetForm,
+    ProfileForm,
+    profile_section_post,
+)
 from members.models import Child, ConsentRecord, Member, Pet, PointsEntry, Profile, Reward, Voucher
 from members.services.context import loyalty_context
-from members.services.members import member_update
 from members.services.points import points_expiring_soon, points_redeem
 from members.services.privacy import erasure_summary, member_erase, member_export
 from members.services.profiles import (
-    child_save,
     consent_set,
     marketing_opt_out,
-    pet_save,
-    profile_item_delete,
-    profile_update,
 )
 from members.views import _portal_member, _qr_svg
 from scrm.exceptions import ApplicationError
@@ -162,48 +164,11 @@ def portal_profile(request: HttpRequest) -> HttpResponse:
     errors: list[str] = []
     status = 200
     if request.method == "POST":
-        section, post = request.POST.get("section", ""), request.POST
         done = None
         try:
-            if section == "details":
-                form = forms_["details"] = DetailsForm(post)
-                if form.is_valid():
-                    member_update(
-                        member=member, data=form.cleaned_data, actor=None, request=request
-                    )
-                    done = _("Saved.")
-            elif section == "profile":
-                form = forms_["profile"] = ProfileForm(post, instance=Profile(member=member))
-                if form.is_valid():
-                    profile_update(
-                        member=member, data=form.cleaned_data, actor=None, request=request
-                    )
-                    done = _("Saved.")
-            elif section == "child":
-                form = forms_["child"] = ChildForm(post)
-                if form.is_valid():
-                    child_save(member=member, actor=None, request=request, **form.cleaned_data)
-                    done = _("Child added.")
-            elif section == "pet":
-                form = forms_["pet"] = PetForm(post)
-                if form.is_valid():
-                    d = form.cleaned_data
-                    pet_save(
-                        member=member,
-                        name=d["name"],
-                        species=d["species"],
-                        birthday=d["birthday"],
-                        vaccinations=[d["vaccination"]] if d["vaccination"] else [],
-                        actor=None,
-                        request=request,
-                    )
-                    done = _("Pet added.")
-            elif section in ("child_delete", "pet_delete"):
-                model = Child if section == "child_delete" else Pet
-                # Only the member's own: another member's id is simply not found.
-                item = get_object_or_404(model, pk=post.get("id") or 0, member=member)
-                profile_item_delete(member=member, item=item, actor=None, request=request)
-                done = _("Removed.")
+            done = profile_section_post(
+                request, member, request.POST.get("section", ""), forms_, actor=None
+            )
         except ApplicationError as exc:
             errors = [m for msgs in (exc.fields or {"": [exc.message]}).values() for m in msgs]
         if done:
