@@ -1,6 +1,6 @@
 from django.urls import path
 
-from members import counter_views, member360_views, views
+from members import counter_views, views
 
 app_name = "counter"
 
@@ -13,7 +13,7 @@ urlpatterns = [
     path("<str:store_code>/members/<str:code>/", counter_views.counter_card, name="member"),
     path(
         "<str:store_code>/members/<str:code>/profile/",
-        member360_views.counter_member,
+        counter_views.counter_member_profile,
         name="member_profile",
     ),
     path(

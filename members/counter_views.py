@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from datetime import date
+from functools import wraps
 
 from django import forms
 from django.contrib import messages
@@ -24,6 +26,7 @@ from accounts.models import Store
 from accounts.phones import InvalidPhone, normalize_phone
 from accounts.services import audit_record
 from members.counter import basket_quote, next_gift, progress_percent
+from members.member360_views import member_detail_page
 from members.models import Child, ConsentRecord, GiftGrant, Member, Order, Product, Voucher
 from members.selectors import member_card
 from members.services.context import loyalty_context
@@ -43,6 +46,22 @@ def _member_at(request: HttpRequest, store: Store, code: str) -> Member | None:
         .filter(store=store, code=code.upper(), erased_at__isnull=True)
         .first()
     )
+
+
+def at_counter(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A counter page about one member: the clerk may use the store, and the member belongs to
+    it (another store's member is not found here, whatever the URL says)."""
+
+    @staff_required("use_counter")
+    @wraps(view)
+    def wrapped(request: HttpRequest, store_code: str, code: str, **kwargs) -> HttpResponse:
+        store = _counter_store(request, store_code)
+        member = _member_at(request, store, code)
+        if member is None:
+            return _not_found(request, store)
+        return view(request, store, member, **kwargs)
+
+    return wrapped
 
 
 def _not_here(store: Store) -> HttpResponse:
@@ -94,12 +113,8 @@ def card_context(member: Member) -> dict:
     }
 
 
-@staff_required("use_counter")
-def counter_card(request: HttpRequest, store_code: str, code: str) -> HttpResponse:
-    store = _counter_store(request, store_code)
-    member = _member_at(request, store, code)
-    if member is None:
-        return _not_found(request, store)
+@at_counter
+def counter_card(request: HttpRequest, store: Store, member: Member) -> HttpResponse:
     audit_record(
         actor=request.user,
         action="counter.card_opened",
@@ -203,14 +218,10 @@ def _basket(post) -> list[tuple[str, str, str]]:
     return items
 
 
-@staff_required("use_counter")
-def counter_purchase(request: HttpRequest, store_code: str, code: str) -> HttpResponse:
+@at_counter
+def counter_purchase(request: HttpRequest, store: Store, member: Member) -> HttpResponse:
     """Build the basket (htmx re-prices it on every change), then confirm once: the form's
     token is the order's external id, so a double tap books one order."""
-    store = _counter_store(request, store_code)
-    member = _member_at(request, store, code)
-    if member is None:
-        return _not_found(request, store)
     post = request.POST if request.method == "POST" else None
     items = _basket(post) if post else []
     action = post.get("action", "") if post else ""
@@ -309,16 +320,10 @@ def counter_products(request: HttpRequest, store_code: str) -> HttpResponse:
     )
 
 
-@staff_required("use_counter")
-def counter_receipt(request: HttpRequest, store_code: str, code: str, pk: int) -> HttpResponse:
-    store = _counter_store(request, store_code)
-    member = _member_at(request, store, code)
-    order = (
-        Order.objects.filter(pk=pk, member=member).prefetch_related("lines__product").first()
-        if member
-        else None
-    )
-    if member is None or order is None:
+@at_counter
+def counter_receipt(request: HttpRequest, store: Store, member: Member, pk: int) -> HttpResponse:
+    order = Order.objects.filter(pk=pk, member=member).prefetch_related("lines__product").first()
+    if order is None:
         return _not_found(request, store)
     found = (order.result or {}).get("events", [])
     tiers = {t.code: t for t in loyalty_context().tiers}
@@ -346,12 +351,16 @@ def _card_redirect(store: Store, member: Member) -> HttpResponse:
     return redirect(reverse("counter:member", args=[store.code, member.code]))
 
 
-@staff_required("use_counter")
-def counter_gift_fulfil(request: HttpRequest, store_code: str, code: str, pk: int) -> HttpResponse:
-    store = _counter_store(request, store_code)
-    member = _member_at(request, store, code)
-    if member is None:
-        return _not_found(request, store)
+@at_counter
+def counter_member_profile(request: HttpRequest, store: Store, member: Member) -> HttpResponse:
+    """The 360 page for a clerk, from the card: taste, skin and notes are theirs to edit."""
+    return member_detail_page(request, member)
+
+
+@at_counter
+def counter_gift_fulfil(
+    request: HttpRequest, store: Store, member: Member, pk: int
+) -> HttpResponse:
     gift = GiftGrant.objects.filter(pk=pk, member=member).first()
     if request.method == "POST" and gift is not None:
         try:
@@ -363,38 +372,28 @@ def counter_gift_fulfil(request: HttpRequest, store_code: str, code: str, pk: in
     return _card_redirect(store, member)
 
 
-@staff_required("use_counter")
-def counter_voucher_redeem(request: HttpRequest, store_code: str, code: str) -> HttpResponse:
-    store = _counter_store(request, store_code)
-    member = _member_at(request, store, code)
-    if member is None:
-        return _not_found(request, store)
+@at_counter
+def counter_voucher_redeem(request: HttpRequest, store: Store, member: Member) -> HttpResponse:
     if request.method == "POST":
         voucher_code = request.POST.get("voucher", "").strip()[:40]
         try:
             voucher = voucher_redeem(
-                code=voucher_code, store=store, member=member, actor=request.user
+                code=voucher_code,
+                store=store,
+                member=member,
+                actor=request.user,
+                request=request,
+                audit=True,
             )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            audit_record(
-                actor=request.user,
-                action="voucher.redeemed",
-                request=request,
-                target=member,
-                after={"voucher": voucher.code, "store": store.code},
-            )
             messages.success(request, _("Voucher %(code)s redeemed.") % {"code": voucher.code})
     return _card_redirect(store, member)
 
 
-@staff_required("use_counter")
-def counter_note(request: HttpRequest, store_code: str, code: str) -> HttpResponse:
-    store = _counter_store(request, store_code)
-    member = _member_at(request, store, code)
-    if member is None:
-        return _not_found(request, store)
+@at_counter
+def counter_note(request: HttpRequest, store: Store, member: Member) -> HttpResponse:
     if request.method == "POST":
         try:
             note_add(

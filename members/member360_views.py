@@ -108,6 +108,17 @@ class ConsentForm(forms.Form):
     portal = forms.BooleanField(label=gettext_lazy("Portal messages"), required=False)
     frequency = forms.ChoiceField(label=gettext_lazy("Frequency"), choices=Member.Frequency.choices)
 
+    def save(self, member: Member, *, source: str, actor: User | None, request=None) -> None:
+        d = self.cleaned_data
+        consent_set(
+            member=member,
+            consent={c: d[c] for c in Member.CONSENT_CHANNELS},
+            frequency=d["frequency"],
+            source=source,
+            actor=actor,
+            request=request,
+        )
+
 
 class OwnerForm(forms.Form):
     owner = forms.ModelChoiceField(
@@ -190,23 +201,11 @@ def _page(
 
 @staff_required("use_console")
 def member_detail(request: HttpRequest, code: str) -> HttpResponse:
-    return _detail(request, _member_for(request, code))
+    return member_detail_page(request, _member_for(request, code))
 
 
-@staff_required("use_counter")
-def counter_member(request: HttpRequest, store_code: str, code: str) -> HttpResponse:
-    """The same page for a clerk, reached from the counter: only members of that store."""
-    from members.views import _counter_store
-
-    store = _counter_store(request, store_code)
-    member = members_visible_to(request.user).filter(store=store, code=code.upper()).first()
-    if member is None:
-        messages.error(request, _("No member with this code in this store."))
-        return redirect("counter:store", store_code=store.code)
-    return _detail(request, member)
-
-
-def _detail(request: HttpRequest, member: Member) -> HttpResponse:
+def member_detail_page(request: HttpRequest, member: Member) -> HttpResponse:
+    """The 360 page and its forms, for a member the caller may see."""
     if request.method != "POST":
         return _page(request, member)
     section = request.POST.get("section", "")
@@ -283,15 +282,7 @@ def _handle(request: HttpRequest, member: Member, section: str, bound: dict) -> 
     elif section == "consent":
         form = bound["consent"] = ConsentForm(post)
         if form.is_valid():
-            d = form.cleaned_data
-            consent_set(
-                member=member,
-                consent={c: d[c] for c in Member.CONSENT_CHANNELS},
-                frequency=d["frequency"],
-                source=ConsentRecord.Source.CONSOLE,
-                actor=user,
-                request=request,
-            )
+            form.save(member, source=ConsentRecord.Source.CONSOLE, actor=user, request=request)
             return _("Consent saved.")
     elif section == "optout":
         marketing_opt_out(

@@ -30,7 +30,6 @@ from members.services.context import loyalty_context
 from members.services.points import points_expiring_soon, points_redeem
 from members.services.privacy import erasure_summary, member_erase, member_export
 from members.services.profiles import (
-    consent_set,
     marketing_opt_out,
 )
 from members.views import _portal_member, _qr_svg
@@ -203,15 +202,7 @@ def portal_preferences(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Done: you will get no more marketing messages."))
             return redirect("portal:preferences")
         if form.is_valid():
-            d = form.cleaned_data
-            consent_set(
-                member=member,
-                consent={c: d[c] for c in Member.CONSENT_CHANNELS},
-                frequency=d["frequency"],
-                source=ConsentRecord.Source.PORTAL,
-                actor=None,
-                request=request,
-            )
+            form.save(member, source=ConsentRecord.Source.PORTAL, actor=None, request=request)
             messages.success(request, _("Your preferences are saved."))
             return redirect("portal:preferences")
     return render(

@@ -131,6 +131,8 @@ def voucher_redeem(
     spend: Decimal | None = None,
     actor: User | None = None,
     now: datetime | None = None,
+    request=None,
+    audit: bool = False,
 ) -> Voucher:
     """Redeem exactly once: the voucher row is locked, so of concurrent attempts one wins and the
     rest see it redeemed. Inside an order, the voucher must belong to its member and meet the
@@ -166,6 +168,16 @@ def voucher_redeem(
         voucher.redeemed_store = store
         voucher.redeemed_order = order
         voucher.save(update_fields=["status", "redeemed_at", "redeemed_store", "redeemed_order"])
+        if audit:  # a redemption on its own (at the counter), not inside an order
+            from accounts.services import audit_record
+
+            audit_record(
+                actor=actor,
+                action="voucher.redeemed",
+                request=request,
+                target=member or voucher.member,
+                after={"voucher": voucher.code, "store": store.code if store else None},
+            )
         events.send_on_commit(
             events.voucher_redeemed, member_id=voucher.member_id, voucher_code=voucher.code
         )
