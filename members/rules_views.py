@@ -13,7 +13,13 @@ from django.utils.translation import gettext_lazy
 from accounts.access import staff_required
 from members import tasks
 from members.models import LoyaltySettings, Milestone, RulesVersion
-from members.services.rules import SETTINGS_FIELDS, rules_dry_run, rules_publish, rules_snapshot
+from members.services.rules import (
+    PERK_KINDS,
+    SETTINGS_FIELDS,
+    rules_dry_run,
+    rules_publish,
+    rules_snapshot,
+)
 
 
 class TierRuleForm(forms.Form):
@@ -43,6 +49,12 @@ class TierRuleForm(forms.Form):
         max_value=99,
         help_text=gettext_lazy("10 means 10 percent off (9折)."),
     )
+    perks = forms.MultipleChoiceField(
+        label=gettext_lazy("Other benefits"),
+        choices=[(k.value, k.label) for k in PERK_KINDS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
     rule_text_zh = forms.CharField(
         label=gettext_lazy("Rule text members read (Chinese)"),
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -70,7 +82,7 @@ class TierRuleForm(forms.Form):
 
 
 class MilestoneRuleForm(forms.Form):
-    code = forms.SlugField(label=gettext_lazy("Code"), max_length=40)
+    code = forms.SlugField(label=gettext_lazy("Milestone code"), max_length=40)
     name_zh = forms.CharField(label=gettext_lazy("Name (Chinese)"), max_length=100)
     name_en = forms.CharField(label=gettext_lazy("Name (English)"), max_length=100)
     at_purchase = forms.IntegerField(

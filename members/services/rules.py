@@ -66,6 +66,7 @@ def rules_snapshot() -> dict[str, Any]:
                 "rank": t.rank,
                 **{f: _plain(getattr(t, f)) for f in TIER_FIELDS},
                 "discount_percent": _discount(t),
+                "perks": _perks(t),
             }
             for t in Tier.objects.prefetch_related("benefits").order_by("rank")
         ],
@@ -74,6 +75,41 @@ def rules_snapshot() -> dict[str, Any]:
             for m in Milestone.objects.order_by("code")
         ],
     }
+
+
+PERK_KINDS = [
+    Benefit.Kind.ADVISOR,
+    Benefit.Kind.TRIAL,
+    Benefit.Kind.PRIORITY,
+    Benefit.Kind.PRICE_PROTECTION,
+]
+
+
+def _perks(tier: Tier) -> list[str]:
+    """The tier's benefits other than its discount, by kind (named advisor, trials, ...)."""
+    return sorted({b.kind for b in tier.benefits.all() if b.kind in PERK_KINDS})
+
+
+def _set_perks(tier: Tier, kinds: list[str]) -> None:
+    """Give the tier exactly these kinds of benefit: the existing benefit of a kind is shared by
+    the tiers that have it; a kind never used before is made with its names in both languages."""
+    from django.utils import translation
+
+    for b in [b for b in tier.benefits.all() if b.kind in PERK_KINDS and b.kind not in kinds]:
+        tier.benefits.remove(b)
+    have = set(_perks(tier))
+    for kind in kinds:
+        if kind in have or kind not in PERK_KINDS:
+            continue
+        benefit = Benefit.objects.filter(kind=kind).order_by("pk").first()
+        if benefit is None:
+            label = Benefit.Kind(kind).label
+            with translation.override("zh-hans"):
+                zh = str(label)
+            with translation.override("en"):
+                en = str(label)
+            benefit = Benefit.objects.create(code=kind, kind=kind, name_zh=zh, name_en=en)
+        tier.benefits.add(benefit)
 
 
 def _discount(tier: Tier) -> int | None:
@@ -164,6 +200,8 @@ def rules_publish(
         tier.save()
         if "discount_percent" in data:
             _set_discount(tier, data["discount_percent"])
+        if "perks" in data:
+            _set_perks(tier, list(data["perks"]))
     for data in milestones:
         code = data["code"]
         milestone = Milestone.objects.filter(code=code).first() or Milestone(code=code)

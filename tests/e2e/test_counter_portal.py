@@ -221,3 +221,14 @@ def test_clerk_scans_the_portal_qr_code_with_the_camera(shop, live_server, tmp_p
         assert native or any(u.endswith("zxing_reader.wasm") for u in served), served
     finally:
         browser.close()
+
+
+def test_operator_sees_each_tiers_benefits_on_the_rules_page(shop, open_page, shoot):
+    make_staff(roles.OPERATOR, email="operator@example.com", name="周敏")
+    page = open_page(lang="zh-hans", width=1280)
+    staff_sign_in(page, "operator@example.com")
+    page.goto("/console/members/rules/")
+    gold = page.locator("input[name=tier-gold-perks]")
+    assert gold.count() == 4 and all(gold.nth(i).is_checked() for i in range(4))
+    assert page.locator("input[name=tier-vip-perks]:checked").count() == 0
+    shoot(page, "console-rules-zh-hans-1280")

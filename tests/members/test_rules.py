@@ -27,6 +27,7 @@ def form_data(**over):
         ):
             value = t.get(f)
             data[f"tier-{t['code']}-{f}"] = "" if value is None else value
+        data[f"tier-{t['code']}-perks"] = t["perks"]
     for m in snap["milestones"]:
         for f in (
             "name_zh",
@@ -120,6 +121,39 @@ def test_publish_versions_audits_and_reevaluates(
     assert {"percent": 15}.items() <= next(
         b for b in card["benefits"] if b["kind"] == "discount"
     ).items()
+
+
+def test_operator_edits_the_other_benefits_of_each_tier(operator_client, members):
+    gold = Tier.objects.get(code="gold")
+    assert set(rules_snapshot()["tiers"][2]["perks"]) == {
+        "advisor",
+        "trial",
+        "priority",
+        "price_protection",
+    }
+    r = operator_client.post(
+        "/console/members/rules/",
+        form_data(
+            **{
+                "tier-vip-perks": ["advisor"],
+                "tier-gold-perks": ["advisor", "trial", "priority"],
+                "action": "publish",
+            }
+        ),
+    )
+    assert r.status_code == 302
+    vip = Tier.objects.get(code="vip")
+    assert {b.kind for b in vip.benefits.all()} == {"discount", "advisor"}
+    assert {b.kind for b in gold.benefits.all()} == {"discount", "advisor", "trial", "priority"}
+    # One named-advisor benefit, shared by the tiers that offer it.
+    assert vip.benefits.get(kind="advisor") == gold.benefits.get(kind="advisor")
+    entry = AuditEntry.objects.get(action="rules.published")
+    assert "price_protection" in entry.before["tiers"][2]["perks"]
+    assert "price_protection" not in entry.after["tiers"][2]["perks"]
+    r = operator_client.post(
+        "/console/members/rules/", form_data(**{"tier-vip-perks": ["nope"], "action": "publish"})
+    )
+    assert r.status_code == 200 and {b.kind for b in vip.benefits.all()} == {"discount", "advisor"}
 
 
 def test_invalid_rules_are_named_and_nothing_is_published(operator_client, members):
