@@ -307,18 +307,7 @@ def test_portal_home_says_what_is_missing(member_client, member):
 def test_portal_pages_render_for_the_member(member_client, member):
     buy(member, 100)
     voucher_issue(template=VoucherTemplate.objects.get(code="cny10"), member=member)
-    for name in [
-        "home",
-        "card",
-        "account",
-        "vouchers",
-        "points",
-        "rewards",
-        "tiers",
-        "profile",
-        "preferences",
-        "privacy",
-    ]:
+    for name in PORTAL_NAMES:
         for lang in ("zh-hans", "en"):
             r = member_client.get(reverse(f"portal:{name}"), HTTP_ACCEPT_LANGUAGE=lang)
             assert r.status_code == 200, (name, lang)
@@ -498,3 +487,43 @@ def test_product_search_needs_the_member_and_never_fails(clerk_client, products,
     r = clerk_client.get(url, {"q": "面膜", "member": member.code})
     assert 'data-sku="MASK-10"' in r.content.decode()
     assert 'data-sku="BREAD-1"' not in r.content.decode()
+
+
+def test_every_portal_and_counter_page_costs_at_most_10_queries(
+    member_client, clerk_client, member, products
+):
+    for _ in range(3):
+        buy(member, 100)
+    voucher_issue(template=VoucherTemplate.objects.get(code="cny10"), member=member)
+    GiftGrant.objects.create(member=member, name_zh="礼盒", name_en="Gift box")
+    order_id = Order.objects.filter(member=member).latest("id").pk
+    pages = [(member_client, reverse(f"portal:{name}")) for name in PORTAL_NAMES] + [
+        (clerk_client, url)
+        for url in [
+            reverse("counter:store", args=["SH01"]),
+            reverse("counter:store", args=["SH01"]) + "?q=8000",
+            reverse("counter:member", args=["SH01", member.code]),
+            reverse("counter:purchase", args=["SH01", member.code]),
+            reverse("counter:receipt", args=["SH01", member.code, order_id]),
+            reverse("counter:enrol", args=["SH01"]),
+        ]
+    ]
+    for client, url in pages:
+        client.get(url)  # warm the per-process caches
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200, url
+        assert len(queries) <= 10, (url, len(queries))
+
+
+PORTAL_NAMES = [
+    "home",
+    "card",
+    "account",
+    "vouchers",
+    "points",
+    "rewards",
+    "tiers",
+    "profile",
+    "preferences",
+    "privacy",
+]
