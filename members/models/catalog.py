@@ -51,7 +51,10 @@ class Order(models.Model):
 
     source = models.CharField(_("source"), max_length=32)
     external_id = models.CharField(_("external id"), max_length=100)
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="orders")
+    # db_index off: order_member_placed_idx (member, placed_at) serves look-ups by member.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     store = models.ForeignKey(
         Store, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )

@@ -62,6 +62,7 @@ class Member(models.Model):
         on_delete=models.PROTECT,
         related_name="members",
         verbose_name=_("store"),
+        db_index=False,  # member_store_joined_idx (store, -joined_at) serves store look-ups
     )
     channel = models.CharField(
         _("first-touch channel"), max_length=20, choices=Channel.choices, default=Channel.STORE
@@ -76,7 +77,7 @@ class Member(models.Model):
         verbose_name=_("portal login"),
     )
     # Last four digits, indexed: the counter's most common look-up.
-    phone_last4 = models.CharField(max_length=4, editable=False, db_index=True, default="")
+    phone_last4 = models.CharField(max_length=4, editable=False, default="")
 
     # Loyalty state, cached on the row that every order and refund locks first. The ledger and
     # the orders are the truth; these are kept equal to them in the same transactions.
@@ -126,7 +127,6 @@ class Member(models.Model):
         max_length=20,
         choices=Stage.choices,
         default=Stage.PROSPECT,
-        db_index=True,
     )
     lifecycle_since = models.DateTimeField(_("stage since"), null=True, blank=True)
     rfm_r = models.PositiveSmallIntegerField(_("recency score"), default=0)
@@ -150,8 +150,10 @@ class Member(models.Model):
         verbose_name_plural = _("members")
         indexes = [
             models.Index(fields=["store", "-joined_at"], name="member_store_joined_idx"),
-            models.Index(fields=["owner"], name="member_owner_idx"),
             models.Index(fields=["next_purchase_due"], name="member_next_due_idx"),
+            # Plain b-trees: exact matches only, so no second "LIKE" index on each row write.
+            models.Index(fields=["phone_last4"], name="member_last4_idx"),
+            models.Index(fields=["lifecycle_stage"], name="member_stage_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -63,9 +64,14 @@ FALL_BACK_ON_ERROR = True
 @dataclass
 class _MemberState:
     member: Member
-    # Counted orders, sorted by time: their times and net amounts (for standings by bisection).
+    # Counted orders since the batch's window start, sorted by time (for standings by bisection),
+    # and how many counted orders came before that start.
     times: list[datetime] = field(default_factory=list)
     nets: list[Decimal] = field(default_factory=list)
+    earlier: int = 0
+    gifts: list[GiftGrant] = field(default_factory=list)
+    vouchers: list[Voucher] = field(default_factory=list)
+    reached: set[int] = field(default_factory=set)
 
     def add(self, at: datetime, net: Decimal) -> None:
         if not self.times or at >= self.times[-1]:
@@ -79,11 +85,9 @@ class _MemberState:
     def standing(self, as_of: datetime, since: datetime) -> Standing:
         end = bisect_right(self.times, as_of)
         start = bisect_right(self.times, since, 0, end)
-        return Standing(purchase_count=end, window_spend=sum(self.nets[start:end], Decimal("0")))
-
-    gifts: list[GiftGrant] = field(default_factory=list)
-    vouchers: list[Voucher] = field(default_factory=list)
-    reached: set[int] = field(default_factory=set)
+        return Standing(
+            purchase_count=self.earlier + end, window_spend=sum(self.nets[start:end], Decimal("0"))
+        )
 
 
 def orders_ingest_many(
@@ -239,8 +243,20 @@ def _bulk(
         return results
 
     involved = {member_of[i] for i in new}
+    # Only orders inside the spend window of the batch's earliest order are needed one by one;
+    # older ones only count. Members with long histories then cost no more than new ones.
+    window = timedelta(days=settings.spend_window_days)
+    window_start = min(items[i][0].placed_at for i in new) - window
+    counted = Order.objects.filter(member_id__in=involved, status__in=COUNTED)
+    for member_id, n in (
+        counted.filter(placed_at__lte=window_start)
+        .values("member_id")
+        .annotate(n=Count("id"))
+        .values_list("member_id", "n")
+    ):
+        states[member_id].earlier = n
     for member_id, placed_at, total, refunded in (
-        Order.objects.filter(member_id__in=involved, status__in=COUNTED)
+        counted.filter(placed_at__gt=window_start)
         .order_by("placed_at")
         .values_list("member_id", "placed_at", "total", "refunded_amount")
     ):
@@ -292,7 +308,6 @@ def _bulk(
     entries: list[PointsEntry] = []
     changes: list[TierChange] = []
     reached_rows: list[MilestoneReached] = []
-    window = timedelta(days=settings.spend_window_days)
 
     def book(
         state: _MemberState,
@@ -478,38 +493,40 @@ MEMBER_FIELDS = [
 
 
 def _save_members(members: list[Member], *, postgres: bool) -> None:
-    """One UPDATE ... FROM (VALUES ...) on PostgreSQL; Django's CASE-based bulk_update costs
-    more Python than the rest of the batch together."""
+    """One UPDATE ... FROM unnest(arrays) on PostgreSQL: nine parameters however many members
+    (Django's CASE-based bulk_update, or a VALUES list, costs more Python than the batch)."""
     if not postgres:
         Member.objects.bulk_update(members, MEMBER_FIELDS, batch_size=500)
         return
-    for start in range(0, len(members), 1000):
-        chunk = members[start : start + 1000]
-        rows = ", ".join(
-            [
-                "(%s::bigint, %s::int, %s::int, %s::int, %s::numeric, %s::timestamptz, %s::bigint, %s::timestamptz, %s::timestamptz)"
-            ]
-            * len(chunk)
+    columns = list(
+        zip(
+            *[
+                (
+                    m.pk,
+                    m.points_balance,
+                    m.points_debt,
+                    m.purchase_count,
+                    m.lifetime_spend,
+                    m.last_purchase_at,
+                    m.tier_id,
+                    m.tier_since,
+                    m.downgrade_due_at,
+                )
+                for m in members
+            ],
+            strict=True,
         )
-        params: list[Any] = []
-        for m in chunk:
-            params += [
-                m.pk,
-                m.points_balance,
-                m.points_debt,
-                m.purchase_count,
-                m.lifetime_spend,
-                m.last_purchase_at,
-                m.tier_id,
-                m.tier_since,
-                m.downgrade_due_at,
-            ]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""UPDATE members_member AS m SET points_balance = v.pb, points_debt = v.pd, purchase_count = v.pc,
-                       lifetime_spend = v.ls, last_purchase_at = v.lp, tier_id = v.tier, tier_since = v.ts,
-                       downgrade_due_at = v.dd
-                    FROM (VALUES {rows}) AS v(id, pb, pd, pc, ls, lp, tier, ts, dd)
-                    WHERE m.id = v.id""",  # noqa: S608 - placeholders only
-                params,
-            )
+    )
+    if not columns:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE members_member AS m SET points_balance = v.pb, points_debt = v.pd,
+                   purchase_count = v.pc, lifetime_spend = v.ls, last_purchase_at = v.lp,
+                   tier_id = v.tier, tier_since = v.ts, downgrade_due_at = v.dd
+                FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::int[], %s::numeric[],
+                            %s::timestamptz[], %s::bigint[], %s::timestamptz[], %s::timestamptz[])
+                     AS v(id, pb, pd, pc, ls, lp, tier, ts, dd)
+                WHERE m.id = v.id""",
+            [list(c) for c in columns],
+        )

@@ -3,7 +3,7 @@ of rows, and no SQL for Django to build."""
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
 def copy_insert(model, objs: list, *, with_pk: bool) -> None:
@@ -11,6 +11,7 @@ def copy_insert(model, objs: list, *, with_pk: bool) -> None:
     ``bulk_create`` would; defaults were filled when the instances were made."""
     if not objs:
         return
+    connection = connections[DEFAULT_DB_ALIAS]  # the wrapper itself, not the per-access proxy
     fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)

@@ -149,6 +149,60 @@ def test_bulk_and_one_by_one_agree(store_sh):
     assert any(len(_state(m)["changes"]) for m in bulk_members)
 
 
+def test_bulk_counts_orders_older_than_the_spend_window(store_sh):
+    """The batch reads only orders inside its spend window one by one and counts the older ones:
+    a member with old purchases becomes VIP at the 3rd purchase, exactly as one by one."""
+    bulk_members = [MemberFactory(store=store_sh) for _ in range(4)]
+    twins = [MemberFactory(store=store_sh) for _ in range(4)]
+    for n, m in enumerate(bulk_members + twins):
+        for k, days in enumerate((900, 800)[: n % 4 // 2 + 1]):  # one or two old orders
+            order_ingest(
+                data=OrderIn(
+                    source="old",
+                    external_id=f"old-{m.pk}-{k}",
+                    member=m.code,
+                    placed_at=timezone.now() - timedelta(days=days),
+                    total=Decimal(2000),
+                    lines=[LineIn(sku="X", quantity=1, amount=Decimal(2000))],
+                ),
+                hash_="old",
+            )
+    plan = []
+    for k in range(12):
+        m = bulk_members[k % 4]
+        total = Decimal(600 + 10 * k)
+        plan.append(
+            (
+                m,
+                OrderIn(
+                    source="pos",
+                    external_id=f"W-{k}",
+                    member=m.code,
+                    placed_at=timezone.now() - timedelta(days=100 - k),
+                    total=total,
+                    lines=[LineIn(sku="SKU-A", quantity=1, amount=total)],
+                ),
+                f"w{k}",
+            )
+        )
+    results = orders_ingest_many(items=[(data, h) for _m, data, h in plan])
+    twin_of = dict(zip([m.pk for m in bulk_members], twins, strict=True))
+    singles = [
+        order_ingest(
+            data=OrderIn(**{**data.__dict__, "member": twin_of[m.pk].code, "source": "twin"}),
+            hash_=h,
+        )[0]
+        for m, data, h in plan
+    ]
+    for (_s, body), single in zip(results, singles, strict=True):
+        assert _strip(body) == _strip(single)
+    for m in bulk_members:
+        assert _state(m) == _state(twin_of[m.pk])
+    counts = sorted(_state(m)["count"] for m in bulk_members)
+    assert counts == [4, 4, 5, 5]  # the old orders are counted
+    assert all(m.tier.code in ("vip", "gold") for m in bulk_members if not m.refresh_from_db())
+
+
 def test_bulk_replays_mismatches_unknown_members_and_repeated_keys(store_sh):
     m = MemberFactory(store=store_sh)
     data = OrderIn(
