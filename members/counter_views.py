@@ -27,8 +27,8 @@ from accounts.phones import InvalidPhone, normalize_phone
 from accounts.services import audit_record
 from members.counter import basket_quote, next_gift, progress_percent
 from members.member360_views import member_detail_page
-from members.models import Child, ConsentRecord, GiftGrant, Member, Order, Product, Voucher
-from members.selectors import member_card
+from members.models import Child, ConsentRecord, GiftGrant, Member, Order, Product
+from members.selectors import member_card, usable_vouchers
 from members.services.context import loyalty_context
 from members.services.idempotency import request_hash
 from members.services.members import member_enrol
@@ -64,13 +64,9 @@ def at_counter(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     return wrapped
 
 
-def _not_here(store: Store) -> HttpResponse:
-    return redirect("counter:store", store_code=store.code)
-
-
 def _not_found(request: HttpRequest, store: Store) -> HttpResponse:
     messages.error(request, _("No member with this code in this store."))
-    return _not_here(store)
+    return redirect("counter:store", store_code=store.code)
 
 
 def card_context(member: Member) -> dict:
@@ -81,12 +77,7 @@ def card_context(member: Member) -> dict:
             "granted_at"
         )
     )
-    vouchers = list(
-        Voucher.objects.filter(member=member, status=Voucher.Status.AVAILABLE)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-        .select_related("template")
-        .order_by("expires_at")
-    )
+    vouchers = list(usable_vouchers(member))
     card = member_card(
         member,
         tiers=ctx.tiers,
@@ -275,11 +266,7 @@ def counter_purchase(request: HttpRequest, store: Store, member: Member) -> Http
                     response["HX-Redirect"] = url
                     return response
                 return redirect(url)
-    vouchers = list(
-        Voucher.objects.filter(member=member, status=Voucher.Status.AVAILABLE)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-        .select_related("template")
-    )
+    vouchers = list(usable_vouchers(member))
     context = {
         "store": store,
         "member": member,

@@ -9,7 +9,6 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -26,6 +25,7 @@ from members.member360_views import (
     profile_section_post,
 )
 from members.models import Child, ConsentRecord, Member, Pet, PointsEntry, Profile, Reward, Voucher
+from members.selectors import usable_vouchers
 from members.services.context import loyalty_context
 from members.services.points import points_expiring_soon, points_redeem
 from members.services.privacy import erasure_summary, member_erase, member_export
@@ -36,19 +36,10 @@ from members.views import _portal_member, _qr_svg
 from scrm.exceptions import ApplicationError
 
 
-def _usable_vouchers(member: Member):
-    return (
-        Voucher.objects.filter(member=member, status=Voucher.Status.AVAILABLE)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-        .select_related("template")
-        .order_by("expires_at", "issued_at")
-    )
-
-
 @member_required
 def portal_vouchers(request: HttpRequest) -> HttpResponse:
     member = _portal_member(request)
-    vouchers = [(v, _qr_svg(v.code, 4)) for v in _usable_vouchers(member)]
+    vouchers = [(v, _qr_svg(v.code, 4)) for v in usable_vouchers(member)]
     used = (
         Voucher.objects.filter(member=member)
         .exclude(status=Voucher.Status.AVAILABLE)

@@ -168,6 +168,20 @@ def member_card(
     }
 
 
+def usable_vouchers(member: Member) -> QuerySet:
+    """The member's vouchers that can be used now, soonest to expire first."""
+    from django.utils import timezone
+
+    from members.models import Voucher
+
+    return (
+        Voucher.objects.filter(member=member, status=Voucher.Status.AVAILABLE)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .select_related("template")
+        .order_by("expires_at", "issued_at")
+    )
+
+
 # --- Segments and the Member 360 ---------------------------------------------------------------
 
 
