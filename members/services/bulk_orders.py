@@ -13,6 +13,7 @@ the same ledgers, tiers, milestones and results.
 
 from __future__ import annotations
 
+import json
 import logging
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -39,7 +41,7 @@ from members.models import (
     Voucher,
 )
 from members.services.context import loyalty_context
-from members.services.copy import copy_insert
+from members.services.copy import copy_rows, rows_to_instances
 from members.services.idempotency import mismatch_error
 from members.services.lifecycle import lifecycle_refresh
 from members.services.members import member_enrol
@@ -59,6 +61,49 @@ Result = tuple[int, dict[str, Any]]
 logger = logging.getLogger("scrm.orders")
 # Tests turn this off to prove the bulk path itself gives the results.
 FALL_BACK_ON_ERROR = True
+
+# The row tuples the bulk path builds and COPYs (copy_rows checks they name every column).
+ORDER_COLUMNS = [
+    "id",
+    "source",
+    "external_id",
+    "member_id",
+    "store_id",
+    "placed_at",
+    "total",
+    "refunded_amount",
+    "status",
+    "discounted",
+    "tier_code",
+    "points_earned",
+    "points_reversed",
+    "request_hash",
+    "result",
+    "created_by_id",
+    "created_at",
+]
+LINE_COLUMNS = [
+    "order_id",
+    "product_id",
+    "quantity",
+    "amount",
+    "refunded_quantity",
+    "refunded_amount",
+]
+ENTRY_COLUMNS = [
+    "member_id",
+    "kind",
+    "points",
+    "balance_after",
+    "reason",
+    "actor_id",
+    "order_id",
+    "refund_id",
+    "reward_id",
+    "idempotency_key",
+    "expires_at",
+    "created_at",
+]
 
 
 @dataclass
@@ -96,11 +141,15 @@ def orders_ingest_many(
     actor: User | None = None,
     via: str | None = None,
     defer_lifecycle: set[int] | None = None,
+    card: bool = True,
 ) -> list[Result]:
     """Ingest many orders; one (status, body) per item, in order, as ``order_ingest`` would give.
 
     With ``defer_lifecycle`` (a set), the lifecycle refresh of the batch's members is left to the
-    caller, who gets their ids in the set: an import refreshes each member once at its end."""
+    caller, who gets their ids in the set: an import refreshes each member once at its end.
+    With ``card=False`` the stored result of an order the bulk path books holds its id, points and
+    events but no member card: an import's orders are answered to no client, and only the import
+    itself can replay them (its fingerprint is not an API request's)."""
     results: list[Result | None] = [None] * len(items)
     ctx = loyalty_context()
     seen: set[tuple[str, str]] = set()
@@ -117,7 +166,7 @@ def orders_ingest_many(
         try:
             with transaction.atomic():
                 for i, result in _bulk(
-                    items, bulk, actor=actor, via=via, defer_lifecycle=defer_lifecycle
+                    items, bulk, actor=actor, via=via, defer_lifecycle=defer_lifecycle, card=card
                 ).items():
                     results[i] = result
         except Exception:
@@ -149,7 +198,7 @@ def _resolve_members(
 ) -> tuple[dict[int, int], dict[int, Result]]:
     """Member id per item (enrolling unknown phones), or an error result."""
     codes = {items[i][0].member.strip().upper() for i in idx if _is_code(items[i][0].member)}
-    by_code = dict(Member.objects.filter(code__in=codes).values_list("code", "pk"))
+    by_code = dict(Member.objects.filter(code__any=codes).values_list("code", "pk"))
     phones: dict[int, str] = {}
     errors: dict[int, Result] = {}
     for i in idx:
@@ -165,7 +214,7 @@ def _resolve_members(
                 )
             )
     by_phone = dict(
-        Member.objects.filter(phone__in=set(phones.values())).values_list("phone", "pk")
+        Member.objects.filter(phone__any=set(phones.values())).values_list("phone", "pk")
     )
     member_of: dict[int, int] = {}
     for i in idx:
@@ -203,6 +252,7 @@ def _bulk(
     actor: User | None,
     via: str | None,
     defer_lifecycle: set[int] | None = None,
+    card: bool = True,
 ) -> dict[int, Result]:
     ctx = loyalty_context()
     settings, tiers = ctx.settings, ctx.tiers
@@ -215,7 +265,7 @@ def _bulk(
     states = {
         m.pk: _MemberState(member=m)
         for m in Member.objects.select_for_update()
-        .filter(pk__in=set(member_of.values()))
+        .filter(pk__any=set(member_of.values()))
         .order_by("pk")
     }
     keys = [(items[i][0].source, items[i][0].external_id) for i in member_of]
@@ -224,7 +274,7 @@ def _bulk(
         # source = ANY(...) AND external_id = ANY(...) uses the unique index; a long OR would not.
         wanted = set(keys)
         candidates = Order.objects.filter(
-            source__in={k[0] for k in keys}, external_id__in={k[1] for k in keys}
+            source__any={k[0] for k in keys}, external_id__any={k[1] for k in keys}
         )
         existing = {
             (o.source, o.external_id): o for o in candidates if (o.source, o.external_id) in wanted
@@ -247,7 +297,7 @@ def _bulk(
     # older ones only count. Members with long histories then cost no more than new ones.
     window = timedelta(days=settings.spend_window_days)
     window_start = min(items[i][0].placed_at for i in new) - window
-    counted = Order.objects.filter(member_id__in=involved, status__in=COUNTED)
+    counted = Order.objects.filter(member_id__any=involved, status__in=COUNTED)
     for member_id, n in (
         counted.filter(placed_at__lte=window_start)
         .values("member_id")
@@ -262,50 +312,59 @@ def _bulk(
     ):
         states[member_id].add(placed_at, total - refunded)
     for gift in GiftGrant.objects.filter(
-        member_id__in=involved, status=GiftGrant.Status.PENDING
+        member_id__any=involved, status=GiftGrant.Status.PENDING
     ).order_by("granted_at"):
         states[gift.member_id].gifts.append(gift)
     for voucher in Voucher.objects.filter(
-        member_id__in=involved, status=Voucher.Status.AVAILABLE
+        member_id__any=involved, status=Voucher.Status.AVAILABLE
     ).select_related("template"):
         states[voucher.member_id].vouchers.append(voucher)
     if ctx.milestones:
         for member_id, milestone_id in MilestoneReached.objects.filter(
-            member_id__in=involved
+            member_id__any=involved
         ).values_list("member_id", "milestone_id"):
             states[member_id].reached.add(milestone_id)
 
-    orders = [
-        Order(
-            source=items[i][0].source,
-            external_id=items[i][0].external_id,
-            member_id=member_of[i],
-            store=items[i][0].store,
-            placed_at=items[i][0].placed_at,
-            total=items[i][0].total,
-            request_hash=items[i][1],
-            created_by=actor if actor and actor.pk else None,
-        )
-        for i in new
-    ]
     postgres = connection.vendor == "postgresql"
+    created_by_id = actor.pk if actor and actor.pk else None
     if postgres:
-        # Ids drawn up front: each order is written once, with its points and result.
+        # Ids drawn up front: each order is written once, with its points and result, by COPY.
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence('members_order', 'id')) FROM generate_series(1, %s)",
-                [len(orders)],
+                [len(new)],
             )
-            for order, (pk,) in zip(orders, cursor.fetchall(), strict=True):
-                order.pk = pk
+            order_ids = [pk for (pk,) in cursor.fetchall()]
     else:
-        orders = Order.objects.bulk_create(orders)
+        order_ids = [
+            o.pk
+            for o in Order.objects.bulk_create(
+                [
+                    Order(
+                        source=items[i][0].source,
+                        external_id=items[i][0].external_id,
+                        member_id=member_of[i],
+                        store=items[i][0].store,
+                        placed_at=items[i][0].placed_at,
+                        total=items[i][0].total,
+                        request_hash=items[i][1],
+                        created_by_id=created_by_id,
+                    )
+                    for i in new
+                ]
+            )
+        ]
 
     from members.selectors import card_ladder, member_card
 
-    ladder = card_ladder(tiers)
+    ladder = card_ladder(tiers) if card else {}
+    order_reason = _("Order %(order)s")
+    debt_reason = _("Points debt from an earlier refund")
+    now = timezone.now()
 
-    entries: list[PointsEntry] = []
+    # Rows as plain tuples (ENTRY_COLUMNS, ORDER_COLUMNS, LINE_COLUMNS): no model instances.
+    entries: list[tuple] = []
+    order_rows: list[tuple] = []
     changes: list[TierChange] = []
     reached_rows: list[MilestoneReached] = []
 
@@ -316,7 +375,7 @@ def _bulk(
         points: int,
         key: str,
         reason: str,
-        order: Order,
+        order_id: int,
         at: datetime,
     ) -> tuple[int, int]:
         """earn_with_debt, in memory."""
@@ -325,57 +384,62 @@ def _bulk(
         m = state.member
         m.points_balance += points
         entries.append(
-            PointsEntry(
-                member=m,
-                kind=kind,
-                points=points,
-                balance_after=m.points_balance,
-                reason=reason[:200],
-                order=order,
-                idempotency_key=key,
-                expires_at=points_expiry(at, settings),
-                created_at=at,
+            (
+                m.pk,
+                kind,
+                points,
+                m.points_balance,
+                reason[:200],
+                None,
+                order_id,
+                None,
+                None,
+                key,
+                points_expiry(at, settings),
+                at,
             )
         )
         repaid = min(points, m.points_debt)
         if repaid:
             m.points_balance -= repaid
             entries.append(
-                PointsEntry(
-                    member=m,
-                    kind=PointsEntry.Kind.REVERSE,
-                    points=-repaid,
-                    balance_after=m.points_balance,
-                    reason=_("Points debt from an earlier refund"),
-                    order=order,
-                    idempotency_key=f"{key}:debt",
-                    created_at=at,
+                (
+                    m.pk,
+                    PointsEntry.Kind.REVERSE.value,
+                    -repaid,
+                    m.points_balance,
+                    debt_reason,
+                    None,
+                    order_id,
+                    None,
+                    None,
+                    f"{key}:debt",
+                    None,
+                    at,
                 )
             )
             m.points_debt -= repaid
         return points, repaid
 
-    for order, i in zip(orders, new, strict=True):
-        data = items[i][0]
+    for order_id, i in zip(order_ids, new, strict=True):
+        data, hash_ = items[i]
         state = states[member_of[i]]
         m = state.member
         if m.tier_id is None:
             m.tier_id = tiers[0].pk
         tier_before = tier_by_pk.get(m.tier_id, tiers[0])
-        order.tier_code = tier_before.code
         found: list[dict[str, Any]] = []
         earned, repaid = book(
             state,
-            kind=PointsEntry.Kind.EARN,
+            kind=PointsEntry.Kind.EARN.value,
             points=earn_points(data.total, settings, tier_before.multiplier),
-            key=f"order:{order.pk}:earn",
-            reason=_("Order %(order)s") % {"order": data.external_id},
-            order=order,
+            key=f"order:{order_id}:earn",
+            reason=order_reason % {"order": data.external_id},
+            order_id=order_id,
             at=data.placed_at,
         )
         if earned:
             found.append({"type": "points_earned", "points": earned, "debt_repaid": repaid})
-        order.points_earned = earned
         m.purchase_count += 1
         m.lifetime_spend += data.total
         if m.last_purchase_at is None or data.placed_at > m.last_purchase_at:
@@ -391,7 +455,7 @@ def _bulk(
                     from_tier=tier_before,
                     to_tier=target,
                     cause=TierChange.Cause.ORDER,
-                    order=order,
+                    order_id=order_id,
                     created_at=as_of,
                 )
             )
@@ -403,7 +467,7 @@ def _bulk(
                 from_code=tier_before.code,
                 to_code=target.code,
                 cause=TierChange.Cause.ORDER,
-                order_id=order.pk,
+                order_id=order_id,
             )
         elif target.rank == tier_before.rank:
             m.downgrade_due_at = None
@@ -411,72 +475,95 @@ def _bulk(
             if not milestone_hit(milestone, m) or milestone.pk in state.reached:
                 continue
             state.reached.add(milestone.pk)
-            reached_rows.append(MilestoneReached(member=m, milestone=milestone, order=order))
+            reached_rows.append(MilestoneReached(member=m, milestone=milestone, order_id=order_id))
             found.append({"type": "milestone_reached", "milestone": milestone.code})
             events.send_on_commit(
                 events.milestone_reached,
                 member_id=m.pk,
                 milestone_code=milestone.code,
-                order_id=order.pk,
+                order_id=order_id,
             )
             if milestone.reward == Milestone.Reward.GIFT:
-                gift = milestone_gift(member=m, milestone=milestone, order=order)
+                gift = milestone_gift(member=m, milestone=milestone, order=Order(pk=order_id))
                 state.gifts.append(gift)
                 found.append({"type": "gift_granted", "gift": gift.pk, "name": gift.name})
             elif milestone.reward == Milestone.Reward.POINTS and milestone.points:
                 book(
                     state,
-                    kind=PointsEntry.Kind.BONUS,
+                    kind=PointsEntry.Kind.BONUS.value,
                     points=milestone.points,
                     key=f"milestone:{m.pk}:{milestone.code}",
                     reason=milestone.name,
-                    order=order,
+                    order_id=order_id,
                     at=data.placed_at,
                 )
                 found.append({"type": "points_bonus", "points": milestone.points})
-        m.tier = tier_by_pk[m.tier_id]
-        result = {
-            "id": order.pk,
-            "points_earned": earned,
-            "member": member_card(
+        result: dict[str, Any] = {"id": order_id, "points_earned": earned}
+        if card:
+            m.tier = tier_by_pk[m.tier_id]
+            result["member"] = member_card(
                 m,
                 tiers=tiers,
                 current_standing=s,
                 gifts=list(state.gifts),
                 vouchers=state.vouchers,
                 ladder=ladder,
-            ),
-            "events": found,
-        }
-        order.result = result
+            )
+        result["events"] = found
         results[i] = (201, result)
+        order_rows.append(
+            (
+                order_id,
+                data.source,
+                data.external_id,
+                m.pk,
+                data.store.pk if data.store else None,
+                data.placed_at,
+                data.total,
+                Decimal("0.00"),
+                Order.Status.PAID.value,
+                False,
+                tier_before.code,
+                earned,
+                0,
+                hash_,
+                json.dumps(result) if postgres else result,  # COPY takes a jsonb column's text
+                created_by_id,
+                now,
+            )
+        )
         events.send_on_commit(
-            events.order_ingested, member_id=m.pk, order_id=order.pk, events=found
+            events.order_ingested, member_id=m.pk, order_id=order_id, events=found
         )
 
-    lines = [
-        OrderLine(
-            order=order,
-            product_id=_product_id(line),
-            quantity=line.quantity,
-            amount=line.amount,
-        )
-        for order, i in zip(orders, new, strict=True)
+    line_rows = [
+        (order_id, _product_id(line), line.quantity, line.amount, 0, Decimal("0.00"))
+        for order_id, i in zip(order_ids, new, strict=True)
         for line in items[i][0].lines
     ]
     if postgres:
         # COPY: several times faster than INSERT ... VALUES for thousands of rows, and no SQL to build.
-        copy_insert(Order, orders, with_pk=True)
-        copy_insert(OrderLine, lines, with_pk=False)
-        copy_insert(PointsEntry, entries, with_pk=False)
+        copy_rows(Order, ORDER_COLUMNS, order_rows)
+        copy_rows(OrderLine, LINE_COLUMNS, line_rows)
+        copy_rows(PointsEntry, ENTRY_COLUMNS, entries)
     else:
-        Order.objects.bulk_update(orders, ["tier_code", "points_earned", "result"], batch_size=500)
-        OrderLine.objects.bulk_create(lines)
-        PointsEntry.objects.bulk_create(entries)
+        Order.objects.bulk_update(
+            [
+                Order(pk=r[0], tier_code=r[10], points_earned=r[11], result=r[14])
+                for r in order_rows
+            ],
+            ["tier_code", "points_earned", "result"],
+            batch_size=500,
+        )
+        OrderLine.objects.bulk_create(rows_to_instances(OrderLine, LINE_COLUMNS, line_rows))
+        PointsEntry.objects.bulk_create(rows_to_instances(PointsEntry, ENTRY_COLUMNS, entries))
     TierChange.objects.bulk_create(changes)
     MilestoneReached.objects.bulk_create(reached_rows)
     _save_members([states[pk].member for pk in involved], postgres=postgres)
-    lifecycle_refresh(member_ids=involved)
+    if defer_lifecycle is None:
+        lifecycle_refresh(member_ids=involved)
+    else:
+        defer_lifecycle.update(involved)
     return results
 
 

@@ -3,6 +3,9 @@ of rows, and no SQL for Django to build."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 from django.db import DEFAULT_DB_ALIAS, connections
 
 
@@ -21,3 +24,36 @@ def copy_insert(model, objs: list, *, with_pk: bool) -> None:
             copy.write_row(
                 [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
             )
+
+
+def row_columns(model, *, with_pk: bool) -> list[str]:
+    """The columns a row tuple for ``copy_rows``/``rows_to_instances`` gives, in model order."""
+    return [f.column for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+
+
+def copy_rows(model, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY plain tuples (no model instances) into ``model``'s table, PostgreSQL only.
+
+    ``columns`` must name every concrete column but the id, which is optional: a field added to
+    the model and not given here fails at once instead of silently taking no value. Values go as
+    psycopg adapts them (int, str, Decimal, aware datetime, None); a JSON column takes its text."""
+    required = set(row_columns(model, with_pk=False))
+    missing = required - set(columns)
+    if missing:
+        raise ValueError(f"copy_rows({model.__name__}): no value for {sorted(missing)}")
+    connection = connections[DEFAULT_DB_ALIAS]
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def rows_to_instances(model, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list:
+    """The same tuples as model instances, for ``bulk_create`` where COPY is not available."""
+    attnames = {f.column: f.attname for f in model._meta.concrete_fields}
+    names = [attnames[c] for c in columns]
+    return [model(**dict(zip(names, row, strict=True))) for row in rows]

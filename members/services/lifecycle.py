@@ -426,7 +426,7 @@ def _apply_python(readings: dict[int, Reading]) -> int:
     """Write readings that differ from what is stored; emit a stage change where there is one."""
     now = timezone.now()
     changes: list[tuple[int, str, str]] = []
-    members = Member.objects.filter(pk__in=list(readings)).only("pk", *FIELDS, "lifecycle_since")
+    members = Member.objects.filter(pk__any=list(readings)).only("pk", *FIELDS, "lifecycle_since")
     dirty = []
     for member in members:
         new = readings[member.pk].as_fields()
@@ -439,23 +439,24 @@ def _apply_python(readings: dict[int, Reading]) -> int:
             setattr(member, k, v)
         dirty.append(member)
     if connection.vendor == "postgresql" and dirty:
-        values = ", ".join(
-            [
-                "(%s::bigint, %s, %s::int, %s::int, %s::int, %s, %s::numeric, %s::int, %s::date, %s::timestamptz)"
-            ]
-            * len(dirty)
-        )
-        params: list[Any] = []
-        for m in dirty:
-            params += [m.pk, *(getattr(m, f) for f in FIELDS), m.lifecycle_since]
+        # One UPDATE from arrays: ten parameters however many members.
+        columns = [
+            list(c)
+            for c in zip(
+                *[(m.pk, *(getattr(m, f) for f in FIELDS), m.lifecycle_since) for m in dirty],
+                strict=True,
+            )
+        ]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""UPDATE members_member AS m SET lifecycle_stage = v.stage, rfm_r = v.r, rfm_f = v.f,
+                """UPDATE members_member AS m SET lifecycle_stage = v.stage, rfm_r = v.r, rfm_f = v.f,
                       rfm_m = v.m, value_class = v.vc, price_sensitivity = v.ps,
                       purchase_interval_days = v.iv, next_purchase_due = v.nd, lifecycle_since = v.ls
-                    FROM (VALUES {values}) AS v(id, stage, r, f, m, vc, ps, iv, nd, ls)
-                    WHERE m.id = v.id""",  # noqa: S608 - placeholders only
-                params,
+                    FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::int[], %s::int[], %s::text[],
+                                %s::numeric[], %s::int[], %s::date[], %s::timestamptz[])
+                         AS v(id, stage, r, f, m, vc, ps, iv, nd, ls)
+                    WHERE m.id = v.id""",
+                columns,
             )
     else:
         Member.objects.bulk_update(dirty, [*FIELDS, "lifecycle_since"], batch_size=500)

@@ -58,6 +58,17 @@ def test_a_clean_order_file_is_checked_then_applied_through_the_services(
     assert member.purchase_count == 2 and member.points_balance == 400
     page = operator_client.get(f"/console/members/imports/{job.pk}/").content.decode()
     assert 'data-status="done"' in page
+    # An imported order keeps its id, points and events; no client waits for a member card.
+    assert a1.result["id"] == a1.pk and a1.result["points_earned"] == 300
+    assert a1.result["events"][0]["type"] == "points_earned" and "member" not in a1.result
+    # Each member's lifecycle was refreshed at the end: doing it again changes nothing.
+    from members.services.lifecycle import FIELDS, lifecycle_refresh
+
+    before = {f: getattr(member, f) for f in FIELDS}
+    assert member.lifecycle_stage != "prospect" and member.next_purchase_due is not None
+    assert lifecycle_refresh(member_ids=[member.pk]) == 0
+    member.refresh_from_db()
+    assert {f: getattr(member, f) for f in FIELDS} == before
 
 
 def test_a_file_with_errors_applies_nothing_unless_bad_rows_are_skipped(
@@ -148,3 +159,48 @@ def test_non_csv_and_missing_columns_are_named(
         upload(operator_client, "source,member\npos,1\n")
     job = ImportJob.objects.get()
     assert job.status == "invalid" and "external_id" in job.errors[0]["message"]
+
+
+def test_dates_that_do_not_exist_are_row_errors_not_crashes(
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks
+):
+    orders = ORDERS_CSV + "pos,A-9,13800138000,SH01,2026-02-30 10:00,X,x,x,1,10.00\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, orders)
+    members = "phone,birthday\n13800138000,1990-02-30\n13900139000,1990-02-28\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, members, kind="members", name="members.csv")
+    order_job, member_job = ImportJob.objects.order_by("id")
+    assert order_job.status == "invalid" and [(e["row"], e["field"]) for e in order_job.errors] == [
+        (6, "placed_at")
+    ]
+    assert member_job.status == "invalid" and [
+        (e["row"], e["field"]) for e in member_job.errors
+    ] == [(2, "birthday")]
+
+
+def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_spinning(
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks, monkeypatch
+):
+    from members.services import imports
+
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, ORDERS_CSV)
+    job = ImportJob.objects.get()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(imports, "_apply_orders", boom)
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{job.pk}/apply/")
+    job.refresh_from_db()
+    assert job.status == "failed" and f"import {job.pk}" in job.message
+    assert not Order.objects.exists()
+    page = operator_client.get(f"/console/members/imports/{job.pk}/").content.decode()
+    assert 'data-status="failed"' in page and f"import {job.pk}" in page
+
+    monkeypatch.setattr(imports, "_validate_orders", boom)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, ORDERS_CSV)
+    assert ImportJob.objects.order_by("-id").first().status == "failed"

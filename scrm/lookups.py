@@ -1,0 +1,30 @@
+"""``field__any=ids``: ``field = ANY(%s)`` with one array parameter on PostgreSQL.
+
+``__in`` with thousands of values writes thousands of placeholders, which psycopg then has to
+split and adapt one by one (a second per few queries in an import); an array is one parameter.
+Elsewhere (SQLite, the embedded demo) it is ``__in``."""
+
+from __future__ import annotations
+
+from django.db.models import Field, ForeignObject, Lookup
+from django.db.models.lookups import In
+
+
+class AnyOf(Lookup):
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return [self.lhs.output_field.get_prep_value(v) for v in self.rhs]
+
+    def as_sql(self, compiler, connection):
+        if connection.vendor != "postgresql":
+            return In(self.lhs, self.rhs).as_sql(compiler, connection)
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = [self.lhs.output_field.get_db_prep_value(v, connection) for v in self.rhs]
+        return f"{lhs} = ANY(%s)", [*lhs_params, values]
+
+
+def register() -> None:
+    Field.register_lookup(AnyOf)
+    ForeignObject.register_lookup(AnyOf)  # member_id__any=...
