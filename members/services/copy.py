@@ -57,3 +57,56 @@ def rows_to_instances(model, columns: Sequence[str], rows: Iterable[Sequence[Any
     attnames = {f.column: f.attname for f in model._meta.concrete_fields}
     names = [attnames[c] for c in columns]
     return [model(**dict(zip(names, row, strict=True))) for row in rows]
+
+
+def insert_arrays(
+    model,
+    arrays: dict[str, list],
+    *,
+    skip_conflicts: bool = False,
+    returning: Sequence[str] = ("id",),
+) -> list[tuple]:
+    """``INSERT ... SELECT FROM unnest(arrays) [ON CONFLICT DO NOTHING] RETURNING``, PostgreSQL only.
+
+    One array per varying column (one parameter each, however many rows); every other column takes
+    its field's default, so a column with neither fails here, not in the database. With
+    ``skip_conflicts`` a row that would break a unique constraint is left out, and so is missing
+    from what is returned: the caller finds out which, and why."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    unknown = set(arrays) - {f.column for f in fields}
+    if unknown:
+        raise ValueError(f"insert_arrays({model.__name__}): no column {sorted(unknown)}")
+    lengths = {len(a) for a in arrays.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"insert_arrays({model.__name__}): arrays of different lengths")
+    if not lengths.pop():
+        return []
+    varying = [f for f in fields if f.column in arrays]
+    selects: list[str] = []
+    params: list[Any] = []
+    for f in fields:
+        if f.column in arrays:
+            selects.append(f"v.{quote(f.column)}")
+        else:
+            value = f.get_default()  # as a new instance gets it ("" for a blank text field)
+            if value is None and not f.null:
+                raise ValueError(f"insert_arrays({model.__name__}): no value for {f.column}")
+            selects.append(f"CAST(%s AS {f.db_type(connection)})")
+            params.append(f.get_db_prep_save(value, connection))
+    unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f in varying)
+    array_params = [arrays[f.column] for f in varying]
+    # Identifiers come from the model's metadata, quoted; every value is a parameter.
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(f.column) for f in fields)
+    aliases = ", ".join(quote(f.column) for f in varying)
+    tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    if returning:
+        tail += " RETURNING " + ", ".join(quote(c) for c in returning)
+    values = ", ".join(selects)
+    sql = f"INSERT INTO {table} ({names}) SELECT {values} FROM unnest({unnest}) AS v({aliases})"  # noqa: S608
+    sql += tail
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *array_params])  # constants come first in the SELECT
+        return cursor.fetchall() if returning else []

@@ -195,12 +195,138 @@ def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_spinning(
     with django_capture_on_commit_callbacks(execute=True):
         operator_client.post(f"/console/members/imports/{job.pk}/apply/")
     job.refresh_from_db()
-    assert job.status == "failed" and f"import {job.pk}" in job.message
+    # The message is in the operator's language; it names the job to find it in the worker's log.
+    assert job.status == "failed" and f" {job.pk}" in job.message
     assert not Order.objects.exists()
     page = operator_client.get(f"/console/members/imports/{job.pk}/").content.decode()
-    assert 'data-status="failed"' in page and f"import {job.pk}" in page
+    assert 'data-status="failed"' in page and job.message in page
 
     monkeypatch.setattr(imports, "_validate_orders", boom)
     with django_capture_on_commit_callbacks(execute=True):
         upload(operator_client, ORDERS_CSV)
     assert ImportJob.objects.order_by("-id").first().status == "failed"
+
+
+def test_member_file_is_applied_set_based_like_enrolling_each_row(
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks, monkeypatch
+):
+    """On PostgreSQL a member file is applied set-based; it must give what enrolling each row and
+    booking its opening balance gives: codes, tier, store, channel, ledger, audit and events."""
+    from django.core.management import call_command
+
+    from accounts.models import AuditEntry
+    from members import events
+    from members.models import Tier
+    from members.services import imports, members
+    from members.services.orders import CODE_RE
+    from tests.factories import MemberFactory
+
+    known = MemberFactory(phone="+8613700137000", name="老会员")
+    PointsEntry.objects.create(
+        member=known, kind="adjust", points=50, balance_after=50, idempotency_key="seed"
+    )
+    type(known).objects.filter(pk=known.pk).update(points_balance=50)
+    taken = MemberFactory(phone="+8613600136000").code
+    # The first code drawn is taken already: it must be drawn again, not fail or duplicate.
+    draws = iter([taken])
+    real_generate = members.member_code_generate
+    monkeypatch.setattr(
+        members, "member_code_generate", lambda: next(draws, None) or real_generate()
+    )
+    # A counter enrols one of the file's phones after the look-up, before the insert.
+    real_insert = imports.insert_arrays
+
+    def insert_after_a_counter_enrols(*args, **kwargs):
+        if not Member.objects.filter(phone="+8613900139002").exists():
+            members.member_enrol(phone="13900139002", name="柜台")
+        return real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "insert_arrays", insert_after_a_counter_enrols)
+    enrolled: list[int] = []
+    events.member_enrolled.connect(lambda **kw: enrolled.append(kw["member_id"]), weak=False)
+    text = (
+        "phone,name,store,channel,birthday,email,opening_points\n"
+        "13900139001,林晓雨,SH01,,1992-05-20,lin@example.com,1280\n"
+        "13900139002,王芳,,store,,,300\n"
+        '13700137000,改名,,,,,"1,000"\n'
+        "13900139003,,,,,,\n"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, text, kind="members", name="members.csv")
+    job = ImportJob.objects.get()
+    assert job.status == "ready", job.errors
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{job.pk}/apply/")
+    job.refresh_from_db()
+    assert job.status == "done" and job.applied_rows == 4 and job.created_records == 2
+
+    lin = Member.objects.get(phone="+8613900139001")
+    assert CODE_RE.match(lin.code) and lin.code != taken
+    assert (lin.name, lin.store, lin.channel, str(lin.birthday), lin.email) == (
+        "林晓雨",
+        store_sh,
+        "import",
+        "1992-05-20",
+        "lin@example.com",
+    )
+    assert lin.phone_last4 == "9001" and lin.tier == Tier.objects.order_by("rank").first()
+    assert lin.lifecycle_stage == "prospect" and lin.points_balance == 1280
+    counter = Member.objects.get(phone="+8613900139002")
+    assert counter.name == "柜台" and counter.points_balance == 300  # found, not duplicated
+    known.refresh_from_db()
+    assert known.name == "老会员" and known.points_balance == 1050  # existing: balance only
+    blank = Member.objects.get(phone="+8613900139003")
+    assert blank.points_balance == 0 and not PointsEntry.objects.filter(member=blank).exists()
+    assert len({m.code for m in Member.objects.all()}) == Member.objects.count()
+
+    entry = PointsEntry.objects.get(
+        member=known, kind="adjust", idempotency_key__startswith="import"
+    )
+    assert (entry.points, entry.balance_after) == (1000, 1050) and "members.csv" in entry.reason
+    assert entry.expires_at is not None and entry.actor_id is not None
+    call_command("ledger_verify")  # exits non-zero on any mismatch
+
+    audit = AuditEntry.objects.filter(target_type="members.member")
+    assert set(audit.filter(action="member.enrolled").values_list("target_id", flat=True)) == {
+        str(lin.pk),
+        str(blank.pk),
+        str(counter.pk),
+    }  # the counter's own enrolment included
+    lin_audit = audit.get(action="member.enrolled", target_id=str(lin.pk))
+    assert lin_audit.after["store"] == str(store_sh) and lin_audit.actor_id is not None
+    adjusted = audit.get(action="points.adjusted", target_id=str(known.pk))
+    assert adjusted.before == {"points_balance": 50} and adjusted.after["points_balance"] == 1050
+    assert {lin.pk, blank.pk} <= set(enrolled)
+
+    # The same file applied again (a second upload) books a second opening balance, no members.
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, text, kind="members", name="again.csv")
+    again = ImportJob.objects.order_by("-id").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{again.pk}/apply/")
+    again.refresh_from_db()
+    assert again.status == "done" and again.created_records == 0
+    lin.refresh_from_db()
+    assert lin.points_balance == 2560 and Member.objects.count() == 5
+
+
+def test_member_rows_with_bad_email_birthday_or_points_are_named(
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks
+):
+    text = (
+        "phone,birthday,email,opening_points\n"
+        "13900139001,2099-01-01,,\n"
+        "13900139002,,not-an-email,\n"
+        "13900139003,,,999999999999\n"
+        "13900139004,,,-5\n"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, text, kind="members", name="members.csv")
+    job = ImportJob.objects.get()
+    assert job.status == "invalid"
+    assert [(e["row"], e["field"]) for e in job.errors] == [
+        (2, "birthday"),
+        (3, "email"),
+        (4, "opening_points"),
+        (5, "opening_points"),
+    ]
