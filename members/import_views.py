@@ -5,8 +5,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.access import staff_required
@@ -47,7 +47,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
                 for e in errs:
                     form.add_error(f if f in form.fields else None, e)
         else:
-            tasks.import_validate.delay_on_commit(job.pk)
+            tasks.import_validate.delay_on_commit(job.pk, language=get_language())
             return redirect("members:import_detail", pk=job.pk)
     page = Paginator(ImportJob.objects.select_related("created_by"), 20).get_page(
         request.GET.get("page")
@@ -88,7 +88,7 @@ def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportJob.Status.APPLYING, skip_bad_rows=skip
         )
-        tasks.import_apply.delay_on_commit(job.pk, skip, request.user.pk)
+        tasks.import_apply.delay_on_commit(job.pk, skip, request.user.pk, language=get_language())
     else:
         messages.error(
             request, _("This file can't be applied: fix the errors or choose to skip the bad rows.")

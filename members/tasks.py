@@ -1,6 +1,8 @@
 """Nightly jobs of the loyalty engine. Each only calls a service."""
 
 from celery import shared_task
+from django.conf import settings
+from django.utils import translation
 
 from members import services
 
@@ -25,20 +27,26 @@ def tiers_evaluate_daily() -> int:
     return services.tiers_evaluate_daily()
 
 
+# An import's row errors and messages are stored as text: in the language of the operator who
+# uploaded or applied the file, not the worker's default.
 @shared_task(name="members.tasks.import_validate", ignore_result=True)
-def import_validate(job_id: int) -> None:
+def import_validate(job_id: int, language: str | None = None) -> None:
     from members.services.imports import import_validate as validate
 
-    validate(job_id=job_id)
+    with translation.override(language or settings.LANGUAGE_CODE):
+        validate(job_id=job_id)
 
 
 @shared_task(name="members.tasks.import_apply", ignore_result=True)
-def import_apply(job_id: int, skip_bad_rows: bool, actor_id: int | None) -> None:
+def import_apply(
+    job_id: int, skip_bad_rows: bool, actor_id: int | None, language: str | None = None
+) -> None:
     from accounts.models import User
     from members.services.imports import import_apply as apply
 
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
-    apply(job_id=job_id, skip_bad_rows=skip_bad_rows, actor=actor)
+    with translation.override(language or settings.LANGUAGE_CODE):
+        apply(job_id=job_id, skip_bad_rows=skip_bad_rows, actor=actor)
 
 
 @shared_task(name="members.tasks.tiers_reevaluate_all", ignore_result=True)
