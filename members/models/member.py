@@ -168,7 +168,12 @@ class Member(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name or self.masked_phone} ({self.code})"
+        return self.label(self.name, self.phone, self.code)
+
+    @staticmethod
+    def label(name: str, phone: str, code: str) -> str:
+        """How a member is named in lists and the audit log, without an instance."""
+        return f"{name or mask_phone(phone)} ({code})"
 
     def save(self, *args, **kwargs) -> None:
         self.phone_last4 = self.phone[-4:]

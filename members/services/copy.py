@@ -26,18 +26,13 @@ def copy_insert(model, objs: list, *, with_pk: bool) -> None:
             )
 
 
-def row_columns(model, *, with_pk: bool) -> list[str]:
-    """The columns a row tuple for ``copy_rows``/``rows_to_instances`` gives, in model order."""
-    return [f.column for f in model._meta.concrete_fields if with_pk or not f.primary_key]
-
-
 def copy_rows(model, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """COPY plain tuples (no model instances) into ``model``'s table, PostgreSQL only.
 
     ``columns`` must name every concrete column but the id, which is optional: a field added to
     the model and not given here fails at once instead of silently taking no value. Values go as
     psycopg adapts them (int, str, Decimal, aware datetime, None); a JSON column takes its text."""
-    required = set(row_columns(model, with_pk=False))
+    required = {f.column for f in model._meta.concrete_fields if not f.primary_key}
     missing = required - set(columns)
     if missing:
         raise ValueError(f"copy_rows({model.__name__}): no value for {sorted(missing)}")

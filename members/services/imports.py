@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from accounts.models import AuditEntry, Store, User
-from accounts.phones import InvalidPhone, mask_phone, normalize_phone
+from accounts.phones import InvalidPhone, normalize_phone
 from accounts.services import audit_record
 from members import events
 from members.models import ImportJob, LoyaltySettings, Member, PointsEntry, Tier
@@ -561,7 +561,7 @@ def _apply_members_bulk(job: ImportJob, v: _Validated, actor: User | None) -> tu
                         actor_label,
                         "member.enrolled",
                         pk,
-                        f"{row.get('name') or mask_phone(phone)} ({code})",
+                        Member.label(row.get("name", ""), phone, code),
                         after={
                             "code": code,
                             "name": row.get("name", ""),
@@ -591,13 +591,14 @@ def _apply_members_bulk(job: ImportJob, v: _Validated, actor: User | None) -> tu
         )
         entries: list[tuple] = []
         balances: dict[int, int] = {}
+        locked = (
+            Member.objects.select_for_update()
+            .filter(pk__any=list(set(opening) - booked))
+            .order_by("pk")  # the order every locker uses: no deadlock with a batch of orders
+            .values_list("pk", "code", "name", "phone", "points_balance")
+        )
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id, code, name, phone, points_balance FROM members_member WHERE id = ANY(%s) "
-                "ORDER BY id FOR UPDATE",
-                [sorted(set(opening) - booked)],
-            )
-            for pk, code, name, phone, balance in cursor.fetchall():
+            for pk, code, name, phone, balance in locked:
                 points = opening[pk]
                 balances[pk] = balance + points
                 entries.append(
@@ -623,7 +624,7 @@ def _apply_members_bulk(job: ImportJob, v: _Validated, actor: User | None) -> tu
                         actor_label,
                         "points.adjusted",
                         pk,
-                        f"{name or mask_phone(phone)} ({code})",
+                        Member.label(name, phone, code),
                         before={"points_balance": balance},
                         after={
                             "points_balance": balance + points,
