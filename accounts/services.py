@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Iterable
 from typing import Any
@@ -79,6 +80,67 @@ def audit_record(
     entry.full_clean(exclude=["actor"])  # the actor comes from the code, not from input
     entry.save()
     return entry
+
+
+AUDIT_COLUMNS = [
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "via",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+    "before",
+    "after",
+    "ip",
+]
+
+
+def audit_record_many(
+    *,
+    actor: User | None,
+    action: str,
+    target_type: str,
+    targets: Iterable[tuple[int, str, dict[str, Any] | None, dict[str, Any] | None]],
+    via: str,
+) -> int:
+    """``audit_record`` for many targets of one model at once (a file applied in bulk): one row
+    per (id, label, before, after), written with COPY on PostgreSQL. Returns the rows written."""
+    from django.db import connection
+
+    from scrm.bulk import copy_rows, rows_to_instances
+
+    actor_id = actor.pk if actor is not None and actor.pk else None
+    actor_label = (actor.display_name if actor is not None and actor_id else "")[:200]
+    now = timezone.now()
+    postgres = connection.vendor == "postgresql"
+    dump = (
+        (lambda d: json.dumps(d, ensure_ascii=False) if d is not None else None)
+        if postgres
+        else (lambda d: d)
+    )
+    rows = [
+        (
+            now,
+            actor_id,
+            actor_label,
+            via,
+            action,
+            target_type,
+            str(pk),
+            label[:200],
+            dump(before),
+            dump(after),
+            None,
+        )
+        for pk, label, before, after in targets
+    ]
+    if postgres:
+        copy_rows(AuditEntry, AUDIT_COLUMNS, rows)
+    else:
+        AuditEntry.objects.bulk_create(rows_to_instances(AuditEntry, AUDIT_COLUMNS, rows))
+    return len(rows)
 
 
 # --- Stores ---------------------------------------------------------------------------------

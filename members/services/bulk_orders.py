@@ -41,10 +41,9 @@ from members.models import (
     Voucher,
 )
 from members.services.context import loyalty_context
-from members.services.copy import copy_rows, rows_to_instances
 from members.services.idempotency import mismatch_error
 from members.services.lifecycle import lifecycle_refresh
-from members.services.members import member_enrol
+from members.services.members import members_enrol_many
 from members.services.orders import (
     CODE_RE,
     OrderIn,
@@ -55,6 +54,7 @@ from members.services.orders import (
 )
 from members.services.points import earn_points, points_expiry
 from members.services.tiers import COUNTED, Standing, tier_for
+from scrm.bulk import copy_rows, rows_to_instances
 from scrm.exceptions import ApplicationError, error_body
 
 Result = tuple[int, dict[str, Any]]
@@ -213,8 +213,18 @@ def _resolve_members(
                     _("Give a member code or a mobile number."), fields={"member": [str(exc)]}
                 )
             )
-    by_phone = dict(
-        Member.objects.filter(phone__any=set(phones.values())).values_list("phone", "pk")
+    # Unknown phones are enrolled at once, each as its first order in the batch would enrol it.
+    by_phone, _created = members_enrol_many(
+        [
+            {
+                "phone": phones[i],
+                "store": items[i][0].store,
+                "channel": Member.Channel.STORE if items[i][0].store else Member.Channel.ONLINE,
+            }
+            for i in sorted(phones)
+        ],
+        actor=actor,
+        via=via,
     )
     member_of: dict[int, int] = {}
     for i in idx:
@@ -222,14 +232,7 @@ def _resolve_members(
             continue
         data = items[i][0]
         if i in phones:
-            pk = by_phone.get(phones[i])
-            if pk is None:
-                channel = Member.Channel.STORE if data.store else Member.Channel.ONLINE
-                member, _created = member_enrol(
-                    phone=phones[i], store=data.store, channel=channel, actor=actor, via=via
-                )
-                pk = by_phone[phones[i]] = member.pk
-            member_of[i] = pk
+            member_of[i] = by_phone[phones[i]]
         else:
             code = data.member.strip().upper()
             if code not in by_code:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,15 +23,14 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AuditEntry, Store, User
 from accounts.phones import InvalidPhone, normalize_phone
-from accounts.services import audit_record
-from members import events
-from members.models import ImportJob, LoyaltySettings, Member, PointsEntry, Tier
-from members.services.copy import copy_rows, insert_arrays
+from accounts.services import audit_record, audit_record_many
+from members.models import ImportJob, LoyaltySettings, Member, PointsEntry
 from members.services.idempotency import request_hash
 from members.services.lifecycle import lifecycle_refresh
-from members.services.members import member_enrol
+from members.services.members import member_enrol, members_enrol_many
 from members.services.orders import CODE_RE, LineIn, OrderIn
 from members.services.points import points_adjust, points_expiry
+from scrm.bulk import copy_rows
 from scrm.exceptions import ApplicationError
 
 ORDER_COLUMNS = [
@@ -502,205 +500,93 @@ def _opening_key(job: ImportJob, member_id: int) -> str:
 
 
 def _apply_members_bulk(job: ImportJob, v: _Validated, actor: User | None) -> tuple[int, int]:
-    """The same as enrolling each row and booking its opening balance, set-based: per chunk one
-    look-up of the phones, one INSERT of the new members from arrays, one lock of the members with
-    a balance to open, one COPY of their ledger entries and one of the audit rows. A phone that a
-    counter enrols while the file applies is found, not duplicated (ON CONFLICT), and a member
-    code drawn twice is drawn again."""
+    """The same as enrolling each row and booking its opening balance, set-based: per chunk the
+    members are enrolled at once (``members_enrol_many``), then the members with a balance to open
+    are locked in one query, their ledger entries COPYed and their audit rows written at once."""
     from members.services.bulk_orders import ENTRY_COLUMNS
-    from members.services.members import member_code_generate
 
     stores = {s.code: s for s in Store.objects.filter(is_active=True)}
-    first_tier = Tier.objects.order_by("rank").values_list("pk", flat=True).first()
     settings = LoyaltySettings.current()
     actor_id = actor.pk if actor is not None and actor.pk else None
-    actor_label = (actor.display_name if actor is not None and actor_id else "")[:200]
     reason = _opening_reason(job)[:200]
     applied = created = 0
     for start in range(0, len(v.members), MEMBER_CHUNK):
         chunk = [row for _n, row in v.members[start : start + MEMBER_CHUNK]]
-        now = timezone.now()
-        expires = points_expiry(now, settings)
-        audit: list[tuple] = []
-        member_of = dict(
-            Member.objects.filter(phone__any=[r["phone"] for r in chunk]).values_list("phone", "pk")
-        )
-        pending = [r for r in chunk if r["phone"] not in member_of]
-        for _attempt in range(5):
-            if not pending:
-                break
-            codes = _fresh_codes(len(pending), member_code_generate)
-            inserted = insert_arrays(
-                Member,
+        member_of, new = members_enrol_many(
+            [
                 {
-                    "code": codes,
-                    "phone": [r["phone"] for r in pending],
-                    "phone_last4": [r["phone"][-4:] for r in pending],
-                    "name": [r.get("name", "") for r in pending],
-                    "email": [r.get("email", "") for r in pending],
-                    "birthday": [
-                        _date(r["birthday"]) if r.get("birthday") else None for r in pending
-                    ],
-                    "store_id": [_store_id(stores, r) for r in pending],
-                    "channel": [r.get("channel") or Member.Channel.IMPORT.value for r in pending],
-                    "joined_at": [now] * len(pending),
-                    "tier_id": [first_tier] * len(pending),
-                },
-                skip_conflicts=True,
-                returning=("id", "phone", "code"),
-            )
-            row_of = {r["phone"]: r for r in pending}
-            for pk, phone, code in inserted:
-                member_of[phone] = pk
-                row = row_of[phone]
-                store = stores.get(row.get("store", "").upper())
-                audit.append(
-                    _audit_row(
-                        now,
-                        actor_id,
-                        actor_label,
-                        "member.enrolled",
-                        pk,
-                        Member.label(row.get("name", ""), phone, code),
-                        after={
-                            "code": code,
-                            "name": row.get("name", ""),
-                            "store": str(store) if store else None,
-                            "channel": row.get("channel") or Member.Channel.IMPORT.value,
-                        },
-                    )
-                )
-                events.send_on_commit(events.member_enrolled, member_id=pk)
-            created += len(inserted)
-            # Left out: enrolled meanwhile (found by phone now), or the code was taken (again).
-            left = [r for r in pending if r["phone"] not in member_of]
-            member_of.update(
-                Member.objects.filter(phone__any=[r["phone"] for r in left]).values_list(
-                    "phone", "pk"
-                )
-            )
-            pending = [r for r in left if r["phone"] not in member_of]
-        if pending:
-            raise ApplicationError(_("Could not allocate member codes. Apply the file again."))
-
+                    **row,
+                    "birthday": _date(row["birthday"]) if row.get("birthday") else None,
+                    "store": stores.get(row.get("store", "").upper()),
+                    "channel": row.get("channel") or Member.Channel.IMPORT.value,
+                }
+                for row in chunk
+            ],
+            actor=actor,
+            via=AuditEntry.Via.WEB,
+        )
+        created += len(new)
         opening = {member_of[r["phone"]]: r["opening_points"] for r in chunk if r["opening_points"]}
         booked = set(
             PointsEntry.objects.filter(
                 idempotency_key__any=[_opening_key(job, pk) for pk in opening]
             ).values_list("member_id", flat=True)
         )
+        now = timezone.now()
+        expires = points_expiry(now, settings)
         entries: list[tuple] = []
+        audit: list[tuple[int, str, dict | None, dict | None]] = []
         balances: dict[int, int] = {}
-        locked = (
+        for pk, code, name, phone, balance in (
             Member.objects.select_for_update()
             .filter(pk__any=list(set(opening) - booked))
             .order_by("pk")  # the order every locker uses: no deadlock with a batch of orders
             .values_list("pk", "code", "name", "phone", "points_balance")
-        )
-        with connection.cursor() as cursor:
-            for pk, code, name, phone, balance in locked:
-                points = opening[pk]
-                balances[pk] = balance + points
-                entries.append(
-                    (
-                        pk,
-                        PointsEntry.Kind.ADJUST.value,
-                        points,
-                        balance + points,
-                        reason,
-                        actor_id,
-                        None,
-                        None,
-                        None,
-                        _opening_key(job, pk),
-                        expires,
-                        now,
-                    )
+        ):
+            points = opening[pk]
+            balances[pk] = balance + points
+            entries.append(  # ENTRY_COLUMNS, no order, refund or reward
+                (
+                    pk,
+                    PointsEntry.Kind.ADJUST.value,
+                    points,
+                    balance + points,
+                    reason,
+                    actor_id,
+                    None,
+                    None,
+                    None,
+                    _opening_key(job, pk),
+                    expires,
+                    now,
                 )
-                audit.append(
-                    _audit_row(
-                        now,
-                        actor_id,
-                        actor_label,
-                        "points.adjusted",
-                        pk,
-                        Member.label(name, phone, code),
-                        before={"points_balance": balance},
-                        after={
-                            "points_balance": balance + points,
-                            "points": points,
-                            "reason": reason,
-                        },
-                    )
+            )
+            audit.append(
+                (
+                    pk,
+                    Member.label(name, phone, code),
+                    {"points_balance": balance},
+                    {"points_balance": balance + points, "points": points, "reason": reason},
                 )
-            copy_rows(PointsEntry, ENTRY_COLUMNS, entries)
-            if balances:
+            )
+        copy_rows(PointsEntry, ENTRY_COLUMNS, entries)
+        if balances:
+            with connection.cursor() as cursor:
                 cursor.execute(
                     "UPDATE members_member AS m SET points_balance = v.b "
                     "FROM unnest(%s::bigint[], %s::int[]) AS v(id, b) WHERE m.id = v.id",
                     [list(balances), list(balances.values())],
                 )
-        copy_rows(AuditEntry, AUDIT_COLUMNS, audit)
+        audit_record_many(
+            actor=actor,
+            action="points.adjusted",
+            target_type="members.member",
+            targets=audit,
+            via=AuditEntry.Via.WEB,
+        )
         applied += len(chunk)
         _progress(job.pk, "applying", applied, len(v.members))
     return applied, created
-
-
-AUDIT_COLUMNS = [
-    "created_at",
-    "actor_id",
-    "actor_label",
-    "via",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-    "before",
-    "after",
-    "ip",
-]
-
-
-def _audit_row(
-    now: datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    member_id: int,
-    label: str,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> tuple:
-    """An AuditEntry row as ``audit_record`` writes it for a member, for COPY."""
-    return (
-        now,
-        actor_id,
-        actor_label,
-        AuditEntry.Via.WEB.value,
-        action,
-        "members.member",
-        str(member_id),
-        label[:200],
-        json.dumps(before, ensure_ascii=False) if before is not None else None,
-        json.dumps(after, ensure_ascii=False) if after is not None else None,
-        None,
-    )
-
-
-def _store_id(stores: dict[str, Store], row: dict[str, Any]) -> int | None:
-    store = stores.get(row.get("store", "").upper())
-    return store.pk if store else None
-
-
-def _fresh_codes(n: int, generate) -> list[str]:
-    """``n`` distinct member codes no member has yet (one look-up per round)."""
-    codes: set[str] = set()
-    while len(codes) < n:
-        drawn = {generate() for _ in range(n - len(codes))} - codes
-        taken = set(Member.objects.filter(code__any=list(drawn)).values_list("code", flat=True))
-        codes |= drawn - taken
-    return list(codes)
 
 
 def import_error_report(job: ImportJob) -> str:

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Store, User
+from accounts.models import AuditEntry, Store, User
 from accounts.phones import InvalidPhone, normalize_phone
-from accounts.services import audit_record, portal_user_get_or_create, snapshot
+from accounts.services import (
+    audit_record,
+    audit_record_many,
+    portal_user_get_or_create,
+    snapshot,
+)
 from members import events
 from members.models import CODE_ALPHABET, Member, Tier
+from scrm.bulk import insert_arrays
 from scrm.exceptions import ApplicationError
 
 
@@ -76,6 +84,118 @@ def member_enrol(
     raise ApplicationError(
         _("Could not allocate a member code. Try again."), code="conflict", status_code=409
     )
+
+
+def members_enrol_many(
+    rows: list[dict[str, Any]], *, actor: User | None = None, via: str | None = None
+) -> tuple[dict[str, int], set[int]]:
+    """Enrol many members at once, or find those whose phone is known: ``member_enrol`` for a
+    file or a batch. Each row has a normalised ``phone`` and may have ``name``, ``email``,
+    ``birthday`` (a date), ``store`` (a Store) and ``channel``. Returns the member id per phone
+    and the ids enrolled now.
+
+    On PostgreSQL it is set-based: one look-up of the phones, one INSERT from arrays (ON CONFLICT:
+    a phone another request enrols meanwhile is found, not duplicated; a member code drawn twice
+    is drawn again), one COPY of the audit rows. Elsewhere it calls ``member_enrol`` per row."""
+    via = via or AuditEntry.Via.SYSTEM
+    if connection.vendor != "postgresql":
+        member_of: dict[str, int] = {}
+        created: set[int] = set()
+        for row in rows:
+            member, was_new = member_enrol(**_enrol_kwargs(row), actor=actor, via=via)
+            member_of[member.phone] = member.pk
+            if was_new:
+                created.add(member.pk)
+        return member_of, created
+
+    member_of = dict(
+        Member.objects.filter(phone__any=[r["phone"] for r in rows]).values_list("phone", "pk")
+    )
+    first: dict[str, dict[str, Any]] = {}  # a phone's first row decides, as one by one
+    for r in rows:
+        if r["phone"] not in member_of:
+            first.setdefault(r["phone"], r)
+    pending = list(first.values())
+    first_tier = Tier.objects.order_by("rank").values_list("pk", flat=True).first()
+    now = timezone.now()
+    created = set()
+    audit: list[tuple[int, str, dict | None, dict | None]] = []
+    for _attempt in range(5):
+        if not pending:
+            break
+        kw = [_enrol_kwargs(r) for r in pending]
+        inserted = insert_arrays(
+            Member,
+            {
+                "code": _fresh_codes(len(pending)),
+                "phone": [k["phone"] for k in kw],
+                "phone_last4": [k["phone"][-4:] for k in kw],
+                "name": [k["name"] for k in kw],
+                "email": [k["email"] for k in kw],
+                "birthday": [k["birthday"] for k in kw],
+                "store_id": [k["store"].pk if k["store"] else None for k in kw],
+                "channel": [k["channel"] for k in kw],
+                "joined_at": [now] * len(kw),
+                "tier_id": [first_tier] * len(kw),
+            },
+            skip_conflicts=True,
+            returning=("id", "phone", "code"),
+        )
+        kw_of = {k["phone"]: k for k in kw}
+        for pk, phone, code in inserted:
+            member_of[phone] = pk
+            created.add(pk)
+            k = kw_of[phone]
+            store = k["store"]
+            audit.append(
+                (
+                    pk,
+                    Member.label(k["name"], phone, code),
+                    None,
+                    {
+                        "code": code,
+                        "name": k["name"],
+                        "store": str(store) if store else None,
+                        "channel": k["channel"],
+                    },
+                )
+            )
+            events.send_on_commit(events.member_enrolled, member_id=pk)
+        # Left out: enrolled meanwhile (found by phone now), or the code was taken (drawn again).
+        left = [r for r in pending if r["phone"] not in member_of]
+        member_of.update(
+            Member.objects.filter(phone__any=[r["phone"] for r in left]).values_list("phone", "pk")
+        )
+        pending = [r for r in left if r["phone"] not in member_of]
+    if pending:
+        raise ApplicationError(
+            _("Could not allocate a member code. Try again."), code="conflict", status_code=409
+        )
+    audit_record_many(
+        actor=actor, action="member.enrolled", target_type="members.member", targets=audit, via=via
+    )
+    return member_of, created
+
+
+def _enrol_kwargs(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "phone": row["phone"],
+        "name": (row.get("name") or "").strip(),
+        "email": row.get("email") or "",
+        "birthday": row.get("birthday"),
+        "store": row.get("store"),
+        "channel": row.get("channel") or Member.Channel.STORE.value,
+    }
+
+
+def _fresh_codes(n: int) -> list[str]:
+    """``n`` distinct member codes no member has yet (one look-up per round)."""
+    codes: set[str] = set()
+    while len(codes) < n:
+        drawn = {member_code_generate() for _ in range(n - len(codes))} - codes
+        taken = set(Member.objects.filter(code__any=list(drawn)).values_list("code", flat=True))
+        codes |= drawn - taken
+    return list(codes)
 
 
 def member_portal_user(phone: str) -> User | None:

@@ -26,7 +26,7 @@ from members.models import (
     Refund,
     Reward,
 )
-from members.services.copy import copy_insert
+from scrm.bulk import copy_insert
 from scrm.exceptions import ApplicationError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -233,3 +233,54 @@ def test_bulk_replays_mismatches_unknown_members_and_repeated_keys(store_sh):
     assert "member" in results[2][1]["error"]["fields"]
     assert Member.objects.get(phone="+8613812340000").purchase_count == 1
     assert Order.objects.count() == 2
+
+
+def test_a_batch_enrols_its_new_phones_at_once_as_their_first_orders_would(
+    store_sh, store_bj, django_capture_on_commit_callbacks
+):
+    from accounts.models import AuditEntry
+    from members import events
+
+    def order(ext: str, phone: str, store, minutes: int) -> tuple[OrderIn, str]:
+        return (
+            OrderIn(
+                source="pos",
+                external_id=ext,
+                member=phone,
+                placed_at=timezone.now() - timedelta(minutes=minutes),
+                total=Decimal(20),
+                lines=[LineIn(sku="S", quantity=1, amount=Decimal(20))],
+                store=store,
+            ),
+            ext,
+        )
+
+    known = MemberFactory(phone="+8613700137000", store=store_bj)
+    enrolled: list[int] = []
+    events.member_enrolled.connect(lambda **kw: enrolled.append(kw["member_id"]), weak=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        results = orders_ingest_many(
+            items=[
+                order("A", "13900139001", store_sh, 30),  # its first order decides its store
+                order("B", "13900139001", store_bj, 20),
+                order("C", "13900139002", None, 10),  # online
+                order("D", "13700137000", store_sh, 5),  # known: found, not enrolled
+            ],
+            via="api",
+        )
+    assert [s for s, _b in results] == [201, 201, 201, 201]
+    first = Member.objects.get(phone="+8613900139001")
+    online = Member.objects.get(phone="+8613900139002")
+    assert (first.store, first.channel, first.purchase_count) == (store_sh, "store", 2)
+    assert (online.store, online.channel, online.purchase_count) == (None, "online", 1)
+    assert first.phone_last4 == "9001" and first.tier.code == "member"
+    assert results[0][1]["member"]["code"] == first.code == results[1][1]["member"]["code"]
+    known.refresh_from_db()
+    assert known.store == store_bj and known.purchase_count == 1
+    assert Member.objects.count() == 3
+    audit = AuditEntry.objects.filter(action="member.enrolled")
+    assert sorted(audit.values_list("target_id", flat=True)) == sorted(
+        [str(first.pk), str(online.pk)]
+    )
+    assert audit.get(target_id=str(first.pk)).via == "api"
+    assert sorted(enrolled) == sorted([first.pk, online.pk])

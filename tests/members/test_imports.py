@@ -217,7 +217,7 @@ def test_member_file_is_applied_set_based_like_enrolling_each_row(
     from accounts.models import AuditEntry
     from members import events
     from members.models import Tier
-    from members.services import imports, members
+    from members.services import members
     from members.services.orders import CODE_RE
     from tests.factories import MemberFactory
 
@@ -234,14 +234,14 @@ def test_member_file_is_applied_set_based_like_enrolling_each_row(
         members, "member_code_generate", lambda: next(draws, None) or real_generate()
     )
     # A counter enrols one of the file's phones after the look-up, before the insert.
-    real_insert = imports.insert_arrays
+    real_insert = members.insert_arrays
 
     def insert_after_a_counter_enrols(*args, **kwargs):
         if not Member.objects.filter(phone="+8613900139002").exists():
             members.member_enrol(phone="13900139002", name="柜台")
         return real_insert(*args, **kwargs)
 
-    monkeypatch.setattr(imports, "insert_arrays", insert_after_a_counter_enrols)
+    monkeypatch.setattr(members, "insert_arrays", insert_after_a_counter_enrols)
     enrolled: list[int] = []
     events.member_enrolled.connect(lambda **kw: enrolled.append(kw["member_id"]), weak=False)
     text = (
