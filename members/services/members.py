@@ -98,6 +98,8 @@ def members_enrol_many(
     a phone another request enrols meanwhile is found, not duplicated; a member code drawn twice
     is drawn again), one COPY of the audit rows. Elsewhere it calls ``member_enrol`` per row."""
     via = via or AuditEntry.Via.SYSTEM
+    if not rows:
+        return {}, set()
     if connection.vendor != "postgresql":
         member_of: dict[str, int] = {}
         created: set[int] = set()
