@@ -117,7 +117,9 @@ def members_enrol_many(
     for r in rows:
         if r["phone"] not in member_of:
             first.setdefault(r["phone"], r)
-    pending = list(first.values())
+    # In phone order: two batches enrolling the same phones insert them in the same order, so
+    # one waits for the other instead of the two deadlocking on the unique index.
+    pending = sorted(first.values(), key=lambda r: r["phone"])
     first_tier = Tier.objects.order_by("rank").values_list("pk", flat=True).first()
     now = timezone.now()
     created = set()

@@ -111,6 +111,35 @@ def test_concurrent_first_orders_by_phone_enrol_one_member(api, store_sh):
     assert member.purchase_count == 10 and member.points_balance == 3 * 10 + 7 * 12
 
 
+def test_concurrent_batches_enrolling_the_same_new_phones_enrol_each_once(
+    api, store_sh, monkeypatch
+):
+    """Four batches, each with the same 40 new phones in its own order, at once: the set-based
+    enrolment itself (no fall-back to one by one) must give one member per phone, no deadlock."""
+    from members.services import bulk_orders
+
+    monkeypatch.setattr(bulk_orders, "FALL_BACK_ON_ERROR", False)
+    phones = [f"139{n:08d}" for n in range(40)]
+
+    def send(i):
+        order = phones if i % 2 == 0 else list(reversed(phones))
+        bodies = []
+        for k, phone in enumerate(order):
+            body = order_body(Member(code="x"), external_id=f"B{i}-{k}", total="10.00")
+            body["member"] = phone
+            bodies.append(body)
+        return api().post(
+            "/api/v1/orders/batch/", {"orders": bodies}, content_type="application/json"
+        )
+
+    responses = run_threads(4, send)
+    assert [r.status_code for r in responses] == [200] * 4
+    assert all(x["status"] == 201 for r in responses for x in r.json()["results"])
+    assert Member.objects.count() == 40
+    assert set(Member.objects.values_list("purchase_count", flat=True)) == {4}
+    assert Order.objects.count() == 160
+
+
 def test_50_concurrent_redemptions_against_a_balance_for_10(api, store_sh):
     member = MemberFactory(store=store_sh)
     points_adjust(member=member, points=1000, reason="opening balance", actor=None)
