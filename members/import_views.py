@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -18,6 +18,7 @@ from members.services.imports import (
     import_create,
     import_error_report,
     import_progress,
+    import_sample,
 )
 from scrm.exceptions import ApplicationError
 
@@ -101,4 +102,13 @@ def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     response = HttpResponse(import_error_report(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+    return response
+
+
+@staff_required("use_console", "manage_members")
+def import_sample_file(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in ImportJob.Kind.values:
+        raise Http404
+    response = HttpResponse(import_sample(kind), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="scrm-{kind}-sample.csv"'
     return response

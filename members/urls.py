@@ -16,6 +16,7 @@ urlpatterns = [
     path("segments/<int:pk>/export.csv", segment_views.segment_export, name="segment_export"),
     path("fields/", segment_views.profile_fields, name="profile_fields"),
     path("imports/", import_views.import_list, name="import_list"),
+    path("imports/sample-<str:kind>.csv", import_views.import_sample_file, name="import_sample"),
     path("imports/<int:pk>/", import_views.import_detail, name="import_detail"),
     path("imports/<int:pk>/apply/", import_views.import_apply, name="import_apply"),
     path("imports/<int:pk>/errors.csv", import_views.import_errors, name="import_errors"),

@@ -589,6 +589,24 @@ def _apply_members_bulk(job: ImportJob, v: _Validated, actor: User | None) -> tu
     return applied, created
 
 
+SAMPLE_ROWS = {
+    ImportJob.Kind.ORDERS: (
+        "pos,SH01-20261122-0042,13800138000,SH01,2026-11-22 10:31,MASK-10,补水面膜,skincare,2,199.00\n"
+        "pos,SH01-20261122-0042,13800138000,SH01,2026-11-22 10:31,SERUM-30,精华液,skincare,1,100.00\n"
+        "shop,T20261123001,M7K2Q9P,,2026-11-23,TOAST,吐司,bakery,1,22.50\n"
+    ),
+    ImportJob.Kind.MEMBERS: (
+        "13800138000,林晓雨,SH01,store,1992-05-20,lin@example.com,1280\n13900139000,,,,,,\n"
+    ),
+}
+
+
+def import_sample(kind: str) -> str:
+    """A file to start from: the header and a few rows, as Excel opens it (UTF-8 with a BOM)."""
+    columns = ORDER_COLUMNS if kind == ImportJob.Kind.ORDERS else MEMBER_COLUMNS
+    return "\ufeff" + ",".join(columns) + "\n" + SAMPLE_ROWS[ImportJob.Kind(kind)]
+
+
 def import_error_report(job: ImportJob) -> str:
     out = io.StringIO()
     out.write("\ufeff")  # Excel opens UTF-8 CSV with Chinese correctly only with a BOM

@@ -330,3 +330,23 @@ def test_member_rows_with_bad_email_birthday_or_points_are_named(
         (4, "opening_points"),
         (5, "opening_points"),
     ]
+
+
+@pytest.mark.parametrize("kind", ["orders", "members"])
+def test_the_sample_files_download_and_check_clean(
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks, kind
+):
+    from tests.factories import MemberFactory
+
+    page = operator_client.get("/console/members/imports/").content.decode()
+    assert f"/console/members/imports/sample-{kind}.csv" in page
+    r = operator_client.get(f"/console/members/imports/sample-{kind}.csv")
+    assert r.status_code == 200 and "attachment" in r["Content-Disposition"]
+    text = r.content.decode("utf-8-sig")
+    if kind == "orders":  # the sample names a member code: it must exist to check clean
+        MemberFactory(code="M7K2Q9P")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(operator_client, text, kind=kind, name=f"{kind}.csv")
+    job = ImportJob.objects.get()
+    assert job.status == "ready", job.errors
+    assert operator_client.get("/console/members/imports/sample-nope.csv").status_code == 404
