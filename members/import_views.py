@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -107,8 +107,6 @@ def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required("use_console", "manage_members")
 def import_sample_file(request: HttpRequest, kind: str) -> HttpResponse:
-    if kind not in ImportJob.Kind.values:
-        raise Http404
     response = HttpResponse(import_sample(kind), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="scrm-{kind}-sample.csv"'
     return response
