@@ -80,7 +80,14 @@ def _reader(job: ImportJob) -> tuple[list[str], Iterator[dict[str, str]]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = raw.decode("gb18030")  # Excel on Chinese Windows saves CSV in GBK
+        try:
+            text = raw.decode("gb18030")  # Excel on Chinese Windows saves CSV in GBK
+        except UnicodeDecodeError:
+            text = ""
+    if not text or "\x00" in text:  # a spreadsheet or another binary file named .csv
+        raise ApplicationError(
+            _("This is not a CSV text file. In Excel, save it as “CSV UTF-8” and upload that.")
+        )
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
@@ -321,6 +328,10 @@ def import_validate(*, job_id: int) -> ImportJob:
     job = ImportJob.objects.get(pk=job_id)
     try:
         v = _validate_orders(job) if job.kind == ImportJob.Kind.ORDERS else _validate_members(job)
+    except (ApplicationError, csv.Error) as exc:  # not a CSV file at all: say so, as a file error
+        message = exc.message if isinstance(exc, ApplicationError) else str(exc)
+        v = _Validated()
+        v.error(1, "file", message)
     except Exception:
         return _failed(job)
     job.total_rows = v.rows

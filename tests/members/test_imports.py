@@ -349,3 +349,19 @@ def test_the_sample_files_download_and_check_clean(
         upload(operator_client, text, kind=kind, name=f"{kind}.csv")
     job = ImportJob.objects.get()
     assert job.status == "ready", job.errors
+
+
+def test_a_binary_file_named_csv_is_refused_with_a_clear_message(
+    operator_client, eager, django_capture_on_commit_callbacks
+):
+    xlsx = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xff\xfe\x00\x00binary"
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(
+            "/console/members/imports/",
+            {"kind": "orders", "file": SimpleUploadedFile("orders.csv", xlsx, "text/csv")},
+        )
+    job = ImportJob.objects.get()
+    assert job.status == "invalid" and job.errors[0]["field"] == "file"
+    assert "CSV" in job.errors[0]["message"]
+    page = operator_client.get(f"/console/members/imports/{job.pk}/").content.decode()
+    assert job.errors[0]["message"] in page
