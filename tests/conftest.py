@@ -42,6 +42,21 @@ def _clean_state(request):
 
 
 @pytest.fixture
+def enrolled_ids():
+    """Member ids that ``member_enrolled`` announces during the test (disconnected after it)."""
+    from members import events
+
+    ids: list[int] = []
+
+    def listener(**kw):
+        ids.append(kw["member_id"])
+
+    events.member_enrolled.connect(listener, dispatch_uid="test-enrolled")
+    yield ids
+    events.member_enrolled.disconnect(dispatch_uid="test-enrolled")
+
+
+@pytest.fixture
 def store_sh(db):
     return StoreFactory(code="SH01", name="上海静安店", city="上海")
 

@@ -236,10 +236,9 @@ def test_bulk_replays_mismatches_unknown_members_and_repeated_keys(store_sh):
 
 
 def test_a_batch_enrols_its_new_phones_at_once_as_their_first_orders_would(
-    store_sh, store_bj, django_capture_on_commit_callbacks
+    store_sh, store_bj, django_capture_on_commit_callbacks, enrolled_ids
 ):
     from accounts.models import AuditEntry
-    from members import events
 
     def order(ext: str, phone: str, store, minutes: int) -> tuple[OrderIn, str]:
         return (
@@ -256,8 +255,6 @@ def test_a_batch_enrols_its_new_phones_at_once_as_their_first_orders_would(
         )
 
     known = MemberFactory(phone="+8613700137000", store=store_bj)
-    enrolled: list[int] = []
-    events.member_enrolled.connect(lambda **kw: enrolled.append(kw["member_id"]), weak=False)
     with django_capture_on_commit_callbacks(execute=True):
         results = orders_ingest_many(
             items=[
@@ -283,4 +280,4 @@ def test_a_batch_enrols_its_new_phones_at_once_as_their_first_orders_would(
         [str(first.pk), str(online.pk)]
     )
     assert audit.get(target_id=str(first.pk)).via == "api"
-    assert sorted(enrolled) == sorted([first.pk, online.pk])
+    assert sorted(enrolled_ids) == sorted([first.pk, online.pk])

@@ -208,14 +208,13 @@ def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_spinning(
 
 
 def test_member_file_is_applied_set_based_like_enrolling_each_row(
-    operator_client, store_sh, eager, django_capture_on_commit_callbacks, monkeypatch
+    operator_client, store_sh, eager, django_capture_on_commit_callbacks, monkeypatch, enrolled_ids
 ):
     """On PostgreSQL a member file is applied set-based; it must give what enrolling each row and
     booking its opening balance gives: codes, tier, store, channel, ledger, audit and events."""
     from django.core.management import call_command
 
     from accounts.models import AuditEntry
-    from members import events
     from members.models import Tier
     from members.services import members
     from members.services.orders import CODE_RE
@@ -242,8 +241,6 @@ def test_member_file_is_applied_set_based_like_enrolling_each_row(
         return real_insert(*args, **kwargs)
 
     monkeypatch.setattr(members, "insert_arrays", insert_after_a_counter_enrols)
-    enrolled: list[int] = []
-    events.member_enrolled.connect(lambda **kw: enrolled.append(kw["member_id"]), weak=False)
     text = (
         "phone,name,store,channel,birthday,email,opening_points\n"
         "13900139001,林晓雨,SH01,,1992-05-20,lin@example.com,1280\n"
@@ -296,7 +293,7 @@ def test_member_file_is_applied_set_based_like_enrolling_each_row(
     assert lin_audit.after["store"] == str(store_sh) and lin_audit.actor_id is not None
     adjusted = audit.get(action="points.adjusted", target_id=str(known.pk))
     assert adjusted.before == {"points_balance": 50} and adjusted.after["points_balance"] == 1050
-    assert {lin.pk, blank.pk} <= set(enrolled)
+    assert {lin.pk, blank.pk} <= set(enrolled_ids)
 
     # The same file applied again (a second upload) books a second opening balance, no members.
     with django_capture_on_commit_callbacks(execute=True):
