@@ -6,6 +6,10 @@ import re
 
 from django.utils.translation import gettext_lazy as _
 
+from scrm.masking import mask_name, mask_phone
+
+__all__ = ["InvalidPhone", "mask_name", "mask_phone", "normalize_phone"]
+
 CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -32,24 +36,3 @@ def normalize_phone(raw: str) -> str:
     if E164.match(value):
         return value
     raise InvalidPhone(str(INVALID_PHONE_MESSAGE))
-
-
-def mask_phone(phone: str) -> str:
-    """Keep the first 3 and last 4 digits of the national number: ``138****8000``."""
-    national = phone[3:] if phone.startswith("+86") else phone.lstrip("+")
-    if len(national) < 8:
-        return "*" * len(national)
-    return f"{national[:3]}****{national[-4:]}"
-
-
-def national_number(phone: str) -> str:
-    return phone[3:] if phone.startswith("+86") else phone
-
-
-def mask_name(name: str) -> str:
-    """``王*`` for two characters, ``欧*明`` for three or more; Latin names keep the first letter."""
-    if not name:
-        return ""
-    if len(name) <= 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]

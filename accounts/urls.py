@@ -2,8 +2,6 @@ from django.urls import path
 
 from accounts import views
 
-app_name = "accounts"
-
 urlpatterns = [
     path("settings/stores/", views.store_list, name="store_list"),
     path("settings/stores/new/", views.store_edit, name="store_new"),

@@ -7,8 +7,8 @@ def ensure_dataset(members: int) -> dict:
     """Bulk-load benchmark members (phones +86192…) until there are ``members`` of them."""
     from accounts.models import Store
     from accounts.roles import ensure_role_groups
-    from members.bulk_seed import bulk_seed
     from members.defaults import ensure_loyalty_defaults
+    from members.demo.loader import dataset_load
 
     ensure_role_groups()
     ensure_loyalty_defaults()
@@ -20,25 +20,25 @@ def ensure_dataset(members: int) -> dict:
         c.execute("SELECT count(*) FROM members_member WHERE phone LIKE '+86192%%'")
         have = c.fetchone()[0]
     if have < members:
-        bulk_seed(members=members - have, log=lambda m: print(m, flush=True))
+        dataset_load(members=members - have, log=lambda m: print(m, flush=True))
     from members.models import MilestoneReached
 
     if not MilestoneReached.objects.filter(order__source="bulk").exists():
         from django.db import transaction
 
-        from members.bulk_seed import bulk_milestones
+        from members.demo.loader import dataset_milestones_backfill
 
         with transaction.atomic():  # data sets loaded before milestones were part of the loader
-            bulk_milestones(after_member_id=0)
+            dataset_milestones_backfill(after_member_id=0)
     from members.models import Child
 
     if not Child.objects.exists():
         from django.db import transaction
 
-        from members.bulk_seed import bulk_profiles
+        from members.demo.loader import dataset_profiles_backfill
 
         with transaction.atomic():  # data sets loaded before profiles and consent existed
-            bulk_profiles(after_member_id=0, consent=True)
+            dataset_profiles_backfill(after_member_id=0, consent=True)
     with connection.cursor() as c:
         c.execute(
             "SELECT (SELECT count(*) FROM members_member), (SELECT count(*) FROM members_order)"

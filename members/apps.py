@@ -2,6 +2,72 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
+def _plug_into_shells() -> None:
+    """The members app's pages, menu entries, settings cards and landings (``scrm.shells``)."""
+    from members import urls
+    from scrm import shells
+
+    shells.pages_register("console", urls.console_home_urlpatterns, namespace="console")
+    shells.pages_register(
+        "console", urls.console_urlpatterns, namespace="members", prefix="members/"
+    )
+    shells.pages_register("counter", urls.counter_urlpatterns, namespace="counter")
+    shells.pages_register("portal", urls.portal_urlpatterns, namespace="portal")
+    shells.pages_register("api", urls.api_urlpatterns, namespace="api")
+    console, manage = "accounts.use_console", "accounts.manage_members"
+    shells.menu_register(
+        shells.MenuEntry("dashboard", _("Dashboard"), "console:home", "chart", 0, (console,)),
+        shells.MenuEntry("members", _("Members"), "members:list", "users", 10, (console,)),
+        shells.MenuEntry(
+            "segments", _("Segments"), "members:segment_list", "filter", 20, (console,)
+        ),
+        shells.MenuEntry(
+            "counter", _("Counter"), "counter:index", "store", 60, ("accounts.use_counter",)
+        ),
+    )
+    shells.settings_register(
+        shells.SettingsCard(
+            _("Tiers and points rules"),
+            _("The ladder, milestones, earning and expiry, with a dry run before publishing."),
+            "members:rules",
+            "chart",
+            10,
+            (manage,),
+        ),
+        shells.SettingsCard(
+            _("Import"),
+            _("Orders and members from CSV, checked row by row."),
+            "members:import_list",
+            "list",
+            20,
+            (manage,),
+        ),
+        shells.SettingsCard(
+            _("Event log"),
+            _("What the loyalty engine announced, and how far each consumer has read."),
+            "members:event_log",
+            "list",
+            80,
+            ("accounts.view_audit_log",),
+        ),
+    )
+    shells.landing_register(
+        shells.Landing("portal:home", lambda u: getattr(u, "is_member_user", False), 0),
+        shells.Landing(
+            "console:home",
+            lambda u: not getattr(u, "is_member_user", False) and u.has_perm(console),
+            10,
+        ),
+        shells.Landing(
+            "counter:index",
+            lambda u: (
+                not getattr(u, "is_member_user", False) and u.has_perm("accounts.use_counter")
+            ),
+            20,
+        ),
+    )
+
+
 class MembersConfig(AppConfig):
     name = "members"
     verbose_name = _("Members")
@@ -11,6 +77,7 @@ class MembersConfig(AppConfig):
         from members.services import member_portal_user
 
         register_phone_resolver(member_portal_user)
+        _plug_into_shells()
 
         from django.utils.translation import pgettext_lazy
 
@@ -55,7 +122,7 @@ class MembersConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from accounts.models import Store
-        from members.selectors import _store_codes
+        from members.selectors.members import _store_codes
 
         post_save.connect(
             lambda **kw: _store_codes.clear(), sender=Store, weak=False, dispatch_uid="store-codes"

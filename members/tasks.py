@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import translation
 
-from members import services
+from members import events, services
 
 
 @shared_task(name="members.tasks.points_expire_due", ignore_result=True)
@@ -64,3 +64,20 @@ def lifecycle_recompute_all() -> int:
     result = run()
     tags_auto_apply()  # automatic tags ("bought baby category") ride on the same nightly pass
     return result.stage_changes if result else 0
+
+
+# The event log's consumers: every few seconds each registered consumer gets what is new. The
+# position lives in the database, so a worker killed mid-batch loses nothing, and two workers
+# on one consumer do not both deliver (the second skips its locked position row).
+@shared_task(name="members.tasks.events_dispatch", ignore_result=True)
+def events_dispatch() -> int:
+    for consumer in events.consumers():
+        events_deliver.delay(consumer.name)
+    return len(events.consumers())
+
+
+@shared_task(name="members.tasks.events_deliver", ignore_result=True)
+def events_deliver(name: str) -> int:
+    if name not in {c.name for c in events.consumers()}:
+        return 0
+    return events.events_drain(name)

@@ -5,7 +5,9 @@ import os
 from celery import Celery
 from celery.schedules import crontab
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.local")
+# Servers and workers run production settings unless told otherwise: a deployment that forgets
+# DJANGO_SETTINGS_MODULE must not serve with DEBUG on (the demo's manage.py sets local itself).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.production")
 
 app = Celery("scrm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -15,6 +17,11 @@ app.conf.beat_schedule = {
     "heartbeat": {
         "task": "scrm.tasks.heartbeat",
         "schedule": 60.0,
+    },
+    # The event log: each registered consumer gets what is new (members.events).
+    "events-dispatch": {
+        "task": "members.tasks.events_dispatch",
+        "schedule": 5.0,
     },
     # Loyalty, nightly in Asia/Shanghai: vouchers, then points, then the tier spend window.
     "vouchers-expire": {

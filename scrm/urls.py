@@ -1,30 +1,21 @@
+"""The URL configuration: scrm's own routes, then each shell as the apps registered it
+(``scrm.shells``)."""
+
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 
-from scrm import views
-
-console_patterns = (
-    [
-        path("", views.console_home, name="home"),
-        path("settings/", views.console_settings, name="settings"),
-        re_path(
-            r"^(?P<section>segments|campaigns|community)/$", views.console_section, name="section"
-        ),
-    ],
-    "console",
-)
+from scrm import shells, views
+from scrm.api_urls import urlpatterns as api_urlpatterns
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
-    path("console/", include(console_patterns)),
-    path("console/", include("accounts.urls")),
-    path("console/members/", include("members.urls")),
-    path("counter/", include("members.counter_urls")),
-    path("portal/", include("members.portal_urls")),
-    path("api/v1/", include("scrm.api_urls")),
+    path("console/", include(shells.shell_urlpatterns("console"))),
+    path("counter/", include(shells.shell_urlpatterns("counter"))),
+    path("portal/", include(shells.shell_urlpatterns("portal"))),
+    path("api/v1/", include((api_urlpatterns + shells.shell_patterns("api"), "api"))),
     path("admin/", admin.site.urls),
 ]
 

@@ -15,10 +15,10 @@ def _ensure_reference_data():
     roles.ensure_role_groups()
     ensure_loyalty_defaults()
     _product_ids.clear()  # product ids cached per process; a flushed database reuses none
-    from members.services.context import loyalty_context_clear
+    from members.selectors.rules import loyalty_context_clear
 
     loyalty_context_clear()
-    from members.selectors import _store_codes
+    from members.selectors.members import _store_codes
 
     _store_codes.clear()
 
@@ -41,19 +41,39 @@ def _clean_state(request):
     sms.outbox.clear()
 
 
+class _Logged(list):
+    """The member ids of the ``member_enrolled`` events in the log since the fixture began,
+    read afresh each time the test looks (``in``, iteration, ``len``)."""
+
+    def __init__(self, start: int) -> None:
+        super().__init__()
+        self.start = start
+
+    def _read(self) -> list[int]:
+        from members.models import Event
+
+        return list(
+            Event.objects.filter(type="member_enrolled", id__gt=self.start)
+            .order_by("id")
+            .values_list("member_id", flat=True)
+        )
+
+    def __iter__(self):
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __contains__(self, item) -> bool:
+        return item in self._read()
+
+
 @pytest.fixture
-def enrolled_ids():
-    """Member ids that ``member_enrolled`` announces during the test (disconnected after it)."""
-    from members import events
+def enrolled_ids(db):
+    """Member ids that ``member_enrolled`` events announce during the test (from the log)."""
+    from members.models import Event
 
-    ids: list[int] = []
-
-    def listener(**kw):
-        ids.append(kw["member_id"])
-
-    events.member_enrolled.connect(listener, dispatch_uid="test-enrolled")
-    yield ids
-    events.member_enrolled.disconnect(dispatch_uid="test-enrolled")
+    return _Logged(Event.objects.order_by("-id").values_list("id", flat=True).first() or 0)
 
 
 @pytest.fixture

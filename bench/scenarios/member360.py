@@ -16,8 +16,8 @@ def run(args) -> dict:
     from accounts import roles
     from accounts.models import User
     from members.models import Member
-    from members.segments import segment_clean
     from members.selectors import member_search, members_visible_to, segment_counts
+    from members.selectors.segments import segment_clean
     from members.services.lifecycle import lifecycle_recompute_all
 
     started = time.monotonic()

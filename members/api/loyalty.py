@@ -26,8 +26,8 @@ from members.api.serializers import (
 )
 from members.models import Member, Order, Reward, Tier, Voucher
 from members.services import order_ingest, order_refund, points_redeem, voucher_redeem
-from members.services.bulk_orders import orders_ingest_many
 from members.services.idempotency import idempotency_replay, idempotency_store, request_hash
+from members.services.order_batch import order_ingest_many
 from members.services.points import lock_member
 from scrm.exceptions import ApplicationError, error_body
 
@@ -102,7 +102,7 @@ class OrderBatchApi(APIView):
                 prepared.append((parsed, request_hash(raw)))
         for i, result in zip(
             valid,
-            orders_ingest_many(items=prepared, actor=_actor(request), via=AuditEntry.Via.API),
+            order_ingest_many(items=prepared, actor=_actor(request), via=AuditEntry.Via.API),
             strict=True,
         ):
             outcome[i] = result

@@ -39,6 +39,11 @@ class OrderInput(serializers.Serializer):
     store = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
     placed_at = serializers.DateTimeField()
     total = serializers.DecimalField(**MONEY)
+    # What the order cost before its vouchers; without it, it is the total plus what the vouchers
+    # took off. A voucher's minimum spend is checked against it.
+    before_vouchers = serializers.DecimalField(
+        required=False, allow_null=True, default=None, **MONEY
+    )
     lines = LineInput(many=True, allow_empty=False)
     vouchers = serializers.ListField(
         child=serializers.CharField(max_length=20), required=False, default=list, max_length=10
@@ -86,6 +91,7 @@ class OrderInput(serializers.Serializer):
             total=d["total"],
             store=store,
             vouchers=[v.strip().upper() for v in d["vouchers"]],
+            before_vouchers=d["before_vouchers"],
             lines=[
                 LineIn(
                     sku=ln["sku"],

@@ -1,4 +1,5 @@
 from members.models.catalog import Order, OrderLine, Product, Refund
+from members.models.events import Event, EventConsumer, EventEarlyDelivery
 from members.models.imports import ImportJob
 from members.models.loyalty import (
     Benefit,
@@ -37,6 +38,9 @@ __all__ = [
     "Benefit",
     "Child",
     "ConsentRecord",
+    "Event",
+    "EventConsumer",
+    "EventEarlyDelivery",
     "GiftGrant",
     "IdempotencyRecord",
     "ImportJob",

@@ -23,7 +23,6 @@ from members.services.points import (
 from members.services.tiers import tier_evaluate, tiers_evaluate_daily
 from members.services.vouchers import (
     voucher_issue,
-    voucher_issue_many,
     voucher_redeem,
     vouchers_expire_due,
 )
@@ -46,7 +45,6 @@ __all__ = [
     "tier_evaluate",
     "tiers_evaluate_daily",
     "voucher_issue",
-    "voucher_issue_many",
     "voucher_redeem",
     "vouchers_expire_due",
 ]

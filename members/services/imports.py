@@ -27,7 +27,7 @@ from accounts.services import audit_record, audit_record_many
 from members.models import ImportJob, LoyaltySettings, Member, PointsEntry
 from members.services.idempotency import request_hash
 from members.services.lifecycle import lifecycle_refresh
-from members.services.members import member_enrol, members_enrol_many
+from members.services.members import member_enrol, member_enrol_many
 from members.services.orders import CODE_RE, LineIn, OrderIn
 from members.services.points import points_adjust, points_expiry
 from scrm.bulk import copy_rows
@@ -401,7 +401,7 @@ def import_apply(*, job_id: int, skip_bad_rows: bool, actor: User | None) -> Imp
 
 
 def _apply_orders(job: ImportJob, v: _Validated, actor: User | None) -> tuple[int, int]:
-    from members.services.bulk_orders import orders_ingest_many
+    from members.services.order_batch import order_ingest_many
 
     stores = {s.code: s for s in Store.objects.filter(is_active=True)}
     total_rows = sum(len(o["rows"]) for o in v.orders.values())
@@ -414,7 +414,7 @@ def _apply_orders(job: ImportJob, v: _Validated, actor: User | None) -> tuple[in
     def flush() -> None:
         nonlocal applied, created
         for (status, body), rows in zip(
-            orders_ingest_many(
+            order_ingest_many(
                 items=chunk,
                 actor=actor,
                 via=AuditEntry.Via.WEB,
@@ -471,7 +471,7 @@ def _apply_orders(job: ImportJob, v: _Validated, actor: User | None) -> tuple[in
 
 def _apply_members(job: ImportJob, v: _Validated, actor: User | None) -> tuple[int, int]:
     if connection.vendor == "postgresql":
-        return _apply_members_bulk(job, v, actor)
+        return _apply_members_set_based(job, v, actor)
     # The embedded demo database: one by one, through the services.
     stores = {s.code: s for s in Store.objects.filter(is_active=True)}
     applied = created = 0
@@ -510,11 +510,11 @@ def _opening_key(job: ImportJob, member_id: int) -> str:
     return f"import:{job.pk}:{member_id}"
 
 
-def _apply_members_bulk(job: ImportJob, v: _Validated, actor: User | None) -> tuple[int, int]:
+def _apply_members_set_based(job: ImportJob, v: _Validated, actor: User | None) -> tuple[int, int]:
     """The same as enrolling each row and booking its opening balance, set-based: per chunk the
-    members are enrolled at once (``members_enrol_many``), then the members with a balance to open
+    members are enrolled at once (``member_enrol_many``), then the members with a balance to open
     are locked in one query, their ledger entries COPYed and their audit rows written at once."""
-    from members.services.bulk_orders import ENTRY_COLUMNS
+    from members.services.orders import ENTRY_COLUMNS
 
     stores = {s.code: s for s in Store.objects.filter(is_active=True)}
     settings = LoyaltySettings.current()
@@ -523,7 +523,7 @@ def _apply_members_bulk(job: ImportJob, v: _Validated, actor: User | None) -> tu
     applied = created = 0
     for start in range(0, len(v.members), MEMBER_CHUNK):
         chunk = [row for _n, row in v.members[start : start + MEMBER_CHUNK]]
-        member_of, new = members_enrol_many(
+        member_of, new = member_enrol_many(
             [
                 {
                     **row,

@@ -36,13 +36,11 @@ from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from members import events
+from members.loyalty import DORMANT_DAYS, LAPSED_DAYS, LOYAL_PURCHASES, stage_for
 from members.models import LifecycleRun, Member, Order, OrderLine, Product
 
 logger = logging.getLogger("scrm.lifecycle")
 
-DORMANT_DAYS = 90
-LAPSED_DAYS = 180
-LOYAL_PURCHASES = 5
 COUNTED = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED)
 UPDATE_CHUNK = 100_000
 LOCK_KEY = 48_151_623  # pg advisory lock: one nightly run at a time
@@ -99,20 +97,6 @@ class Reading:
 
 def local_date(at: datetime) -> date:
     return timezone.localtime(at).date()
-
-
-def stage_for(purchases: int, idle_days: int | None) -> str:
-    if purchases <= 0 or idle_days is None:
-        return Member.Stage.PROSPECT
-    if idle_days >= LAPSED_DAYS:
-        return Member.Stage.LAPSED
-    if idle_days >= DORMANT_DAYS:
-        return Member.Stage.DORMANT
-    if purchases >= LOYAL_PURCHASES:
-        return Member.Stage.LOYAL
-    if purchases >= 3:
-        return Member.Stage.REPEAT
-    return Member.Stage.SECOND if purchases == 2 else Member.Stage.FIRST
 
 
 def _score_up(value, cuts) -> int:
@@ -392,10 +376,10 @@ def _changes_from_temp(cursor) -> list[tuple[int, str, str]]:
 
 
 def _emit(changes: list[tuple[int, str, str]]) -> None:
-    for member_id, old, new in changes:
-        events.send_on_commit(
-            events.lifecycle_changed, member_id=member_id, from_stage=old, to_stage=new
-        )
+    events.event_record_many(
+        (events.LIFECYCLE_CHANGED, member_id, {"from_stage": old, "to_stage": new}, None)
+        for member_id, old, new in changes
+    )
 
 
 def lifecycle_refresh(*, member_ids: Iterable[int], today: date | None = None) -> int:

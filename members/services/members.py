@@ -74,7 +74,12 @@ def member_enrol(
                     request=request,
                     via=via,
                 )
-                events.send_on_commit(events.member_enrolled, member_id=member.pk)
+                events.event_record(
+                    events.MEMBER_ENROLLED,
+                    member_id=member.pk,
+                    store=store.code if store else None,
+                    channel=channel,
+                )
                 return member, True
         except IntegrityError:
             existing = Member.objects.filter(phone=phone).first()
@@ -86,7 +91,7 @@ def member_enrol(
     )
 
 
-def members_enrol_many(
+def member_enrol_many(
     rows: list[dict[str, Any]], *, actor: User | None = None, via: str | None = None
 ) -> tuple[dict[str, int], set[int]]:
     """Enrol many members at once, or find those whose phone is known: ``member_enrol`` for a
@@ -124,6 +129,7 @@ def members_enrol_many(
     now = timezone.now()
     created = set()
     audit: list[tuple[int, str, dict | None, dict | None]] = []
+    enrolled: list[tuple[str, int, dict[str, Any], None]] = []
     for _attempt in range(5):
         if not pending:
             break
@@ -164,7 +170,14 @@ def members_enrol_many(
                     },
                 )
             )
-            events.send_on_commit(events.member_enrolled, member_id=pk)
+            enrolled.append(
+                (
+                    events.MEMBER_ENROLLED,
+                    pk,
+                    {"store": store.code if store else None, "channel": k["channel"]},
+                    None,
+                )
+            )
         # Left out: enrolled meanwhile (found by phone now), or the code was taken (drawn again).
         left = [r for r in pending if r["phone"] not in member_of]
         member_of.update(
@@ -178,6 +191,7 @@ def members_enrol_many(
     audit_record_many(
         actor=actor, action="member.enrolled", target_type="members.member", targets=audit, via=via
     )
+    events.event_record_many(enrolled)
     return member_of, created
 
 

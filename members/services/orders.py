@@ -1,14 +1,17 @@
 """Orders and refunds: the one path by which purchases reach points, tiers and milestones.
 
 Every order and refund locks the member row first, then does all its work in one transaction:
-order and lines, vouchers, points, purchase count and spend, tier, milestones, gifts. An order is
-unique on (source, external_id): a replay returns the first result and changes nothing; the same
+order and lines, vouchers, points, purchase count and spend, tier, milestones, gifts, and the
+events of the log. What the order does is ``loyalty.order_outcome`` (the same function the counter's
+quote and the set-based path call); this module loads its inputs and stores its outputs. An order
+is unique on (source, external_id): a replay returns the first result and changes nothing; the same
 key with a different body is ``409 idempotency_mismatch``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -21,33 +24,29 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Store, User
 from accounts.phones import InvalidPhone, normalize_phone
-from members import events
+from members import events, loyalty
 from members.models import (
     GiftGrant,
-    LoyaltySettings,
     Member,
     Milestone,
     MilestoneReached,
     Order,
     OrderLine,
+    PointsEntry,
     Product,
     Refund,
     TierChange,
 )
-from members.services.context import loyalty_context
-from members.services.idempotency import mismatch_error
+from members.selectors.cards import member_card, purchase_count, standing
+from members.selectors.quotes import Quote
+from members.selectors.rules import LoyaltyContext, loyalty_context
+from members.services.idempotency import mismatch_error, request_hash
 from members.services.lifecycle import lifecycle_refresh
 from members.services.members import member_enrol
-from members.services.points import (
-    append_entry,
-    earn_points,
-    earn_with_debt,
-    lock_member,
-    proportional,
-    reverse_for_refund,
-)
-from members.services.tiers import purchase_count, standing, tier_evaluate
-from members.services.vouchers import voucher_redeem
+from members.services.points import append_entry, lock_member
+from members.services.tiers import tier_evaluate
+from members.services.vouchers import vouchers_redeem_for_order
+from scrm.bulk import rows_to_instances
 from scrm.exceptions import ApplicationError
 
 CODE_RE = re.compile(r"^M[0-9A-Z]{4,11}$")
@@ -72,13 +71,21 @@ class OrderIn:
     lines: list[LineIn]
     store: Store | None = None
     vouchers: list[str] = field(default_factory=list)
+    # What the order cost before its vouchers (the counter sends it; a POS may). Vouchers' minimum
+    # spend is checked against it; without it, it is worked out from the total and the vouchers.
+    before_vouchers: Decimal | None = None
+
+
+def is_member_code(ref: str) -> bool:
+    ref = ref.strip()
+    return bool(CODE_RE.match(ref.upper())) and not ref.isdigit()
 
 
 def _member_for(
     ref: str, *, store: Store | None, source: str, actor: User | None, via: str | None
 ) -> Member:
     ref = ref.strip()
-    if CODE_RE.match(ref.upper()) and not ref.isdigit():
+    if is_member_code(ref):
         # Found and locked in one query; the caller is inside the order's transaction.
         member = Member.objects.select_for_update().filter(code=ref.upper()).first()
         if member is None:
@@ -98,20 +105,37 @@ def _member_for(
     return lock_member(member)
 
 
+# SKU -> product id of committed products only: an id is added when the transaction that found or
+# made it commits, so a rolled-back product never lingers here.
 _product_ids: dict[str, int] = {}
 
 
-def _product_id(line: LineIn) -> int:
-    pk = _product_ids.get(line.sku)
-    if pk is None:
-        product, _created = Product.objects.get_or_create(
-            sku=line.sku, defaults={"name": line.name or line.sku, "category": line.category}
+def product_ids(lines: Iterable[LineIn]) -> dict[str, int]:
+    """The product id of each line's SKU; a SKU not in the catalogue is added with the line's name
+    and category (concurrent first uses of one SKU make one product)."""
+    first: dict[str, LineIn] = {}
+    for line in lines:
+        first.setdefault(line.sku, line)
+    ids = {sku: _product_ids[sku] for sku in first if sku in _product_ids}
+    missing = [sku for sku in first if sku not in ids]
+    if not missing:
+        return ids
+    looked_up = dict(Product.objects.filter(sku__in=missing).values_list("sku", "pk"))
+    new = [sku for sku in missing if sku not in looked_up]
+    if new:
+        Product.objects.bulk_create(
+            [
+                Product(sku=sku, name=first[sku].name or sku, category=first[sku].category)
+                for sku in new
+            ],
+            ignore_conflicts=True,
         )
-        pk = _product_ids.setdefault(line.sku, product.pk)
-    return pk
+        looked_up.update(Product.objects.filter(sku__in=new).values_list("sku", "pk"))
+    transaction.on_commit(lambda: _product_ids.update(looked_up))
+    return ids | looked_up
 
 
-def _validate(data: OrderIn) -> None:
+def order_validate(data: OrderIn) -> None:
     fields: dict[str, list[str]] = {}
     if not data.lines:
         fields["lines"] = [_("An order needs at least one line.")]
@@ -121,6 +145,8 @@ def _validate(data: OrderIn) -> None:
         fields["total"] = [_("Must not be negative.")]
     if len(set(v.strip().upper() for v in data.vouchers)) != len(data.vouchers):
         fields["vouchers"] = [_("A voucher is listed twice.")]
+    if data.before_vouchers is not None and data.before_vouchers < data.total:
+        fields["before_vouchers"] = [_("Must not be less than the total.")]
     if fields:
         raise ApplicationError(_("Some fields are not valid."), fields=fields)
 
@@ -139,7 +165,7 @@ def order_ingest(
     via: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Ingest one paid order. Returns (result, created)."""
-    _validate(data)
+    order_validate(data)
     try:
         with transaction.atomic():
             # Inside the transaction: an order that fails leaves no member enrolled behind it.
@@ -155,22 +181,174 @@ def order_ingest(
         return _replay(existing, hash_), False
 
 
+def member_state(member: Member, reached: Iterable[int] = ()) -> loyalty.MemberState:
+    return loyalty.MemberState(
+        id=member.pk,
+        tier_id=member.tier_id,
+        points_balance=member.points_balance,
+        points_debt=member.points_debt,
+        purchase_count=member.purchase_count,
+        lifetime_spend=member.lifetime_spend,
+        last_purchase_at=member.last_purchase_at,
+        downgrade_due_at=member.downgrade_due_at,
+        reached=frozenset(reached),
+    )
+
+
+def ledger_reason(line: loyalty.LedgerLine, *, external_id: str, ctx: LoyaltyContext) -> str:
+    if line.cause == "debt":
+        return _("Points debt from an earlier refund")
+    if line.cause == "milestone":
+        return next((m.name for m in ctx.milestones if m.code == line.milestone_code), "")
+    return _("Order %(order)s") % {"order": external_id}
+
+
+# The columns of a points entry as the set-based path COPYs them (copy_rows checks every column).
+ENTRY_COLUMNS = [
+    "member_id",
+    "kind",
+    "points",
+    "balance_after",
+    "reason",
+    "actor_id",
+    "order_id",
+    "refund_id",
+    "reward_id",
+    "idempotency_key",
+    "expires_at",
+    "created_at",
+]
+
+
+def ledger_rows(
+    outcome: loyalty.OrderOutcome,
+    *,
+    member_id: int,
+    order_id: int,
+    external_id: str,
+    at: datetime,
+    ctx: LoyaltyContext,
+) -> list[tuple]:
+    """The points entries of an outcome as ENTRY_COLUMNS tuples (both ingest paths write these)."""
+    return [
+        (
+            member_id,
+            line.kind,
+            line.points,
+            line.balance_after,
+            ledger_reason(line, external_id=external_id, ctx=ctx)[:200],
+            None,
+            order_id,
+            None,
+            None,
+            line.key,
+            line.expires_at,
+            at,
+        )
+        for line in outcome.ledger
+    ]
+
+
+def outcome_events(
+    outcome: loyalty.OrderOutcome, gifts: dict[str, GiftGrant]
+) -> list[dict[str, Any]]:
+    """The outcome's events with each gift's id and name, as the API reports them."""
+    caused = []
+    for e in outcome.events:
+        if e["type"] == "gift_granted":
+            gift = gifts[e["milestone"]]
+            caused.append({"type": "gift_granted", "gift": gift.pk, "name": gift.name})
+        else:
+            caused.append(dict(e))
+    return caused
+
+
+def log_rows(
+    outcome: loyalty.OrderOutcome,
+    *,
+    member_id: int,
+    order_id: int,
+    total: Decimal,
+    caused: list[dict[str, Any]],
+    vouchers: Sequence[str],
+    gifts: dict[str, GiftGrant],
+    at: datetime,
+) -> list[tuple]:
+    """The order's events for the log, in the order they happened: the order, its vouchers,
+    a tier raised, each milestone reached and its gift."""
+    rows: list[tuple] = [
+        (
+            events.ORDER_INGESTED,
+            member_id,
+            {"order_id": order_id, "total": str(total), "events": caused},
+            at,
+        )
+    ]
+    rows += [
+        (events.VOUCHER_REDEEMED, member_id, {"voucher_code": c, "order_id": order_id}, at)
+        for c in vouchers
+    ]
+    if outcome.tier_raised:
+        rows.append(
+            (
+                events.TIER_CHANGED,
+                member_id,
+                {
+                    "from_code": outcome.tier_before.code,
+                    "to_code": outcome.tier_after.code,
+                    "cause": TierChange.Cause.ORDER.value,
+                    "order_id": order_id,
+                },
+                at,
+            )
+        )
+    for milestone in outcome.milestones:
+        rows.append(
+            (
+                events.MILESTONE_REACHED,
+                member_id,
+                {"milestone_code": milestone.code, "order_id": order_id},
+                at,
+            )
+        )
+        if milestone.code in gifts:
+            rows.append(
+                (
+                    events.GIFT_GRANTED,
+                    member_id,
+                    {"gift_id": gifts[milestone.code].pk, "milestone_code": milestone.code},
+                    at,
+                )
+            )
+    return rows
+
+
+def gift_for(member_id: int, milestone: Milestone, order_id: int) -> GiftGrant:
+    """The gift a milestone grants (not saved); it waits until a clerk hands it over."""
+    return GiftGrant(
+        member_id=member_id,
+        milestone=milestone,
+        order_id=order_id,
+        name_zh=milestone.gift_name_zh or milestone.name_zh,
+        name_en=milestone.gift_name_en or milestone.name_en,
+    )
+
+
 def _ingest_locked(
     *, data: OrderIn, hash_: str, member: Member, actor: User | None
 ) -> tuple[dict[str, Any], bool]:
     """``member`` is locked. Replays are found here, under the lock, so of concurrent first
     attempts exactly one books the order."""
-    # Check under the lock: a concurrent first attempt has committed by now if it won.
     existing = Order.objects.filter(source=data.source, external_id=data.external_id).first()
     if existing is not None:
         return _replay(existing, hash_), False
     ctx = loyalty_context()
-    settings, tiers = ctx.settings, ctx.tiers
+    settings, tiers, rules = ctx.settings, ctx.tiers, ctx.rules
     if member.tier_id is None:
         member.tier = tiers[0]
         Member.objects.filter(pk=member.pk).update(tier=tiers[0])
     # The cached ladder's own objects: no query, and benefits already loaded.
-    tier_before = next((t for t in tiers if t.pk == member.tier_id), tiers[0])
+    tier_before = ctx.tier(member.tier_id)
     member.tier = tier_before
     order = Order.objects.create(
         source=data.source,
@@ -184,162 +362,159 @@ def _ingest_locked(
         request_hash=hash_,
         created_by=actor if actor and actor.pk else None,
     )
+    ids = product_ids(data.lines)
     OrderLine.objects.bulk_create(
         [
             OrderLine(
-                order=order,
-                product_id=_product_id(line),
-                quantity=line.quantity,
-                amount=line.amount,
+                order=order, product_id=ids[line.sku], quantity=line.quantity, amount=line.amount
             )
             for line in data.lines
         ]
     )
-    found: list[dict[str, Any]] = []
-    non_stackable = 0
-    for code in data.vouchers:
-        voucher = voucher_redeem(
-            code=code, store=data.store, order=order, member=member, spend=data.total, actor=actor
-        )
-        non_stackable += 0 if voucher.template.stackable else 1
-        found.append({"type": "voucher_redeemed", "voucher": voucher.code})
-    if non_stackable and len(data.vouchers) > 1:
-        raise ApplicationError(
-            _("A voucher that cannot be combined was listed with others."),
-            code="voucher_not_stackable",
-            status_code=409,
-            fields={"vouchers": [_("Use one voucher, or only stackable ones.")]},
+    redeemed = []
+    if data.vouchers:
+        redeemed = vouchers_redeem_for_order(
+            codes=data.vouchers,
+            member=member,
+            order=order,
+            paid=data.total,
+            before_vouchers=data.before_vouchers,
+            store=data.store,
         )
 
-    # Points at the multiplier of the tier held before this order.
-    points = earn_points(data.total, settings, tier_before.multiplier)
-    earned, repaid = earn_with_debt(
-        member=member,
-        points=points,
-        key=f"order:{order.pk}:earn",
-        reason=_("Order %(order)s") % {"order": data.external_id},
-        order=order,
-        at=data.placed_at,
-        settings=settings,
-        save_member=False,  # saved below with the counters, in one UPDATE
-    )
-    if earned:
-        found.append({"type": "points_earned", "points": earned, "debt_repaid": repaid})
-    order.points_earned = earned
-
-    # The member row is locked: counters can be moved in Python, saving a count and a re-read.
-    if settings.one_purchase_per_day:
-        member.purchase_count = purchase_count(member, settings)
-    else:
-        member.purchase_count += 1
-    member.lifetime_spend += data.total
-    last = member.last_purchase_at
-    member.last_purchase_at = data.placed_at if last is None or data.placed_at > last else last
-    member.save(
-        update_fields=[
-            "points_balance",
-            "points_debt",
-            "purchase_count",
-            "lifetime_spend",
-            "last_purchase_at",
-        ]
-    )
-
-    # The window ends at the order's own time, so history imported in order gets the tiers it had.
+    # The standing as of the order's own time, the order included: history imported in order
+    # gets the tiers it had.
     s = standing(member, as_of=data.placed_at, settings=settings)
-    change = tier_evaluate(
-        member=member,
-        cause=TierChange.Cause.ORDER,
-        order=order,
-        as_of=data.placed_at,
-        tiers=tiers,
-        settings=settings,
-        current_standing=s,
+    count = (
+        purchase_count(member, settings)
+        if rules.one_purchase_per_day
+        else member.purchase_count + 1
     )
-    if change is not None:
-        found.append(
-            {
-                "type": "tier_changed",
-                "from": change.from_tier.code if change.from_tier else None,
-                "to": change.to_tier.code,
-            }
+    reached: set[int] = set()
+    if any(
+        loyalty.milestone_hit(m, count, member.lifetime_spend + data.total)
+        for m in ctx.milestone_rules
+    ):
+        reached = set(
+            MilestoneReached.objects.filter(member=member).values_list("milestone_id", flat=True)
         )
-    found += _milestones(member=member, order=order, settings=settings, milestones=ctx.milestones)
+    outcome = loyalty.order_outcome(
+        member=member_state(member, reached),
+        order_id=order.pk,
+        total=data.total,
+        placed_at=data.placed_at,
+        standing=s,
+        purchase_count=count,
+        rules=rules,
+        tiers=ctx.tier_rules,
+        milestones=ctx.milestone_rules,
+    )
+    PointsEntry.objects.bulk_create(
+        rows_to_instances(
+            PointsEntry,
+            ENTRY_COLUMNS,
+            ledger_rows(
+                outcome,
+                member_id=member.pk,
+                order_id=order.pk,
+                external_id=data.external_id,
+                at=data.placed_at,
+                ctx=ctx,
+            ),
+        )
+    )
+    member.points_balance = outcome.points_balance
+    member.points_debt = outcome.points_debt
+    member.purchase_count = outcome.purchase_count
+    member.lifetime_spend = outcome.lifetime_spend
+    member.last_purchase_at = outcome.last_purchase_at
+    fields = [
+        "points_balance",
+        "points_debt",
+        "purchase_count",
+        "lifetime_spend",
+        "last_purchase_at",
+    ]
+    if outcome.tier_raised:
+        to = ctx.tier(outcome.tier_after.id)
+        TierChange.objects.create(
+            member=member,
+            from_tier=tier_before,
+            to_tier=to,
+            cause=TierChange.Cause.ORDER,
+            order=order,
+            created_at=data.placed_at,
+        )
+        member.tier, member.tier_since = to, data.placed_at
+        fields += ["tier", "tier_since"]
+    if outcome.clear_downgrade and member.downgrade_due_at is not None:
+        member.downgrade_due_at = None
+        fields.append("downgrade_due_at")
+    member.save(update_fields=fields)
 
-    from members.selectors import member_card
-
+    gifts: dict[str, GiftGrant] = {}
+    for rule in outcome.milestones:
+        milestone = ctx.milestone(rule.id)
+        MilestoneReached.objects.create(member=member, milestone=milestone, order=order)
+        if milestone.reward == Milestone.Reward.GIFT:
+            gift = gift_for(member.pk, milestone, order.pk)
+            gift.save()
+            gifts[milestone.code] = gift
+    caused = [{"type": "voucher_redeemed", "voucher": v.code} for v in redeemed]
+    caused += outcome_events(outcome, gifts)
+    events.event_record_many(
+        log_rows(
+            outcome,
+            member_id=member.pk,
+            order_id=order.pk,
+            total=data.total,
+            caused=caused,
+            vouchers=[v.code for v in redeemed],
+            gifts=gifts,
+            at=data.placed_at,
+        )
+    )
     result = {
         "id": order.pk,
-        "points_earned": earned,
+        "points_earned": outcome.points_earned,
         "member": member_card(member, tiers=tiers, current_standing=s),
-        "events": found,
+        "events": caused,
     }
+    order.points_earned = outcome.points_earned
     order.result = result
     order.save(update_fields=["points_earned", "result"])
     lifecycle_refresh(member_ids=[member.pk])
-    events.send_on_commit(
-        events.order_ingested, member_id=member.pk, order_id=order.pk, events=found
-    )
     return result, True
 
 
-def milestone_hit(milestone: Milestone, member: Member) -> bool:
-    """Whether the member's counters have reached the milestone's purchase or spend threshold."""
-    return (
-        milestone.at_purchase is not None and member.purchase_count >= milestone.at_purchase
-    ) or (milestone.at_spend is not None and member.lifetime_spend >= milestone.at_spend)
-
-
-def milestone_gift(*, member: Member, milestone: Milestone, order: Order) -> GiftGrant:
-    """The gift a milestone grants; it waits (pending) until a clerk hands it over."""
-    gift = GiftGrant.objects.create(
-        member=member,
-        milestone=milestone,
-        order=order,
-        name_zh=milestone.gift_name_zh or milestone.name_zh,
-        name_en=milestone.gift_name_en or milestone.name_en,
+def counter_order(
+    *, quote: Quote, member: Member, store: Store, token: str, placed_at: datetime
+) -> tuple[OrderIn, str]:
+    """The order a confirmed counter quote books, and its fingerprint: the quote's total spread
+    over its lines, its vouchers, and what it cost before them (so a "CNY 50 off 300" voucher
+    on a CNY 300 basket is checked on 300, not on the 250 paid). The form's token is the external
+    id, so a double tap books one order."""
+    data = OrderIn(
+        source="counter",
+        external_id=f"C-{token[:32]}",
+        member=member.code,
+        placed_at=placed_at,
+        total=quote.total,
+        store=store,
+        vouchers=[v.code for v, _off in quote.vouchers],
+        before_vouchers=quote.before_vouchers,
+        lines=[
+            LineIn(sku=ln.product.sku, quantity=ln.quantity, amount=amount)
+            for ln, amount in zip(quote.lines, quote.line_amounts(), strict=True)
+        ],
     )
-    events.send_on_commit(events.gift_granted, member_id=member.pk, gift_id=gift.pk)
-    return gift
-
-
-def _milestones(
-    *, member: Member, order: Order, settings: LoyaltySettings, milestones: list[Milestone]
-) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    hits = [m for m in milestones if milestone_hit(m, member)]
-    if not hits:  # the common case: no query at all
-        return found
-    reached = set(
-        MilestoneReached.objects.filter(member=member).values_list("milestone_id", flat=True)
-    )
-    for milestone in hits:
-        if milestone.pk in reached:
-            continue
-        MilestoneReached.objects.create(member=member, milestone=milestone, order=order)
-        found.append({"type": "milestone_reached", "milestone": milestone.code})
-        events.send_on_commit(
-            events.milestone_reached,
-            member_id=member.pk,
-            milestone_code=milestone.code,
-            order_id=order.pk,
-        )
-        if milestone.reward == Milestone.Reward.GIFT:
-            gift = milestone_gift(member=member, milestone=milestone, order=order)
-            found.append({"type": "gift_granted", "gift": gift.pk, "name": gift.name})
-        elif milestone.reward == Milestone.Reward.POINTS and milestone.points:
-            earn_with_debt(
-                member=member,
-                points=milestone.points,
-                key=f"milestone:{member.pk}:{milestone.code}",
-                reason=milestone.name,
-                order=order,
-                at=order.placed_at,
-                settings=settings,
-                kind="bonus",
-            )
-            found.append({"type": "points_bonus", "points": milestone.points})
-    return found
+    fingerprint = {
+        "member": member.code,
+        "total": str(quote.total),
+        "lines": [(ln.sku, ln.quantity, str(ln.amount)) for ln in data.lines],
+        "vouchers": data.vouchers,
+    }
+    return data, request_hash(fingerprint)
 
 
 # --- Refunds ----------------------------------------------------------------------------------
@@ -378,14 +553,10 @@ def _refund_replay(refund: Refund, order: Order, hash_: str) -> dict[str, Any]:
     return refund.result
 
 
-def _refund_locked(
-    *, order_id: int, member_id: int, data: RefundIn, hash_: str
-) -> tuple[dict[str, Any], bool]:
-    member = lock_member(member_id)
-    order = Order.objects.select_for_update().get(pk=order_id)
-    existing = Refund.objects.filter(source=order.source, external_id=data.external_id).first()
-    if existing is not None:
-        return _refund_replay(existing, order, hash_), False
+def _refund_amount(
+    order: Order, data: RefundIn
+) -> tuple[Decimal, list[tuple[OrderLine, int, Decimal]]]:
+    """What the refund takes back, checked against what is left of the order and its lines."""
     remaining = order.total - order.refunded_amount
     line_changes: list[tuple[OrderLine, int, Decimal]] = []
     if data.lines:
@@ -442,7 +613,18 @@ def _refund_locked(
             status_code=409,
             fields={"amount": [_("More than is left to refund.")]},
         )
+    return amount, line_changes
 
+
+def _refund_locked(
+    *, order_id: int, member_id: int, data: RefundIn, hash_: str
+) -> tuple[dict[str, Any], bool]:
+    member = lock_member(member_id)
+    order = Order.objects.select_for_update().get(pk=order_id)
+    existing = Refund.objects.filter(source=order.source, external_id=data.external_id).first()
+    if existing is not None:
+        return _refund_replay(existing, order, hash_), False
+    amount, line_changes = _refund_amount(order, data)
     refund = Refund.objects.create(
         order=order,
         source=order.source,
@@ -464,29 +646,50 @@ def _refund_locked(
         if order.refunded_amount == order.total
         else Order.Status.PARTIALLY_REFUNDED
     )
-    # Cumulative proportion, so partial refunds never drift from the full reversal by rounding.
-    target = (
-        order.points_earned
-        if order.status == Order.Status.REFUNDED
-        else proportional(order.points_earned, order.refunded_amount, order.total)
+    reversal = loyalty.refund_reversal(
+        points_earned=order.points_earned,
+        points_reversed=order.points_reversed,
+        refunded_total=order.refunded_amount,
+        order_total=order.total,
+        balance=member.points_balance,
     )
-    to_reverse = max(0, target - order.points_reversed)
-    taken, debt = reverse_for_refund(member=member, points=to_reverse, refund=refund, order=order)
-    order.points_reversed += to_reverse
+    if reversal.taken:
+        append_entry(
+            member=member,
+            kind=PointsEntry.Kind.REVERSE,
+            points=-reversal.taken,
+            key=f"refund:{refund.pk}:reverse",
+            reason=_("Refund of order %(order)s") % {"order": order.external_id},
+            order=order,
+            refund=refund,
+        )
+    if reversal.debt:
+        member.points_debt += reversal.debt
+        Member.objects.filter(pk=member.pk).update(points_debt=member.points_debt)
+    order.points_reversed += reversal.points
     order.save(update_fields=["refunded_amount", "status", "points_reversed"])
 
-    settings = LoyaltySettings.current()
+    settings = loyalty_context().settings
     member.purchase_count = purchase_count(member, settings)
     member.lifetime_spend -= amount
     member.save(update_fields=["purchase_count", "lifetime_spend"])
-    found: list[dict[str, Any]] = (
-        [{"type": "points_reversed", "points": taken, "debt": debt}] if to_reverse else []
+    caused: list[dict[str, Any]] = (
+        [{"type": "points_reversed", "points": reversal.taken, "debt": reversal.debt}]
+        if reversal.points
+        else []
+    )
+    events.event_record(
+        events.ORDER_REFUNDED,
+        member_id=member.pk,
+        order_id=order.pk,
+        refund_id=refund.pk,
+        amount=str(amount),
     )
     change = tier_evaluate(
         member=member, cause=TierChange.Cause.REFUND, order=order, settings=settings
     )
     if change is not None:
-        found.append(
+        caused.append(
             {
                 "type": "tier_changed",
                 "from": change.from_tier.code if change.from_tier else None,
@@ -494,49 +697,71 @@ def _refund_locked(
             }
         )
     if order.status == Order.Status.REFUNDED:
-        found += _undo_milestones(member=member, order=order)
-
-    from members.selectors import member_card
+        caused += _undo_milestones(member=member, order=order)
 
     result = {
         "id": refund.pk,
         "order": order.pk,
         "amount": str(amount),
-        "points_reversed": taken,
-        "points_debt": debt,
+        "points_reversed": reversal.taken,
+        "points_debt": reversal.debt,
         "member": member_card(member),
-        "events": found,
+        "events": caused,
     }
-    refund.points_reversed, refund.points_debt_added, refund.result = taken, debt, result
+    refund.points_reversed, refund.points_debt_added, refund.result = (
+        reversal.taken,
+        reversal.debt,
+        result,
+    )
     refund.save(update_fields=["points_reversed", "points_debt_added", "result"])
     lifecycle_refresh(member_ids=[member.pk])
-    events.send_on_commit(
-        events.order_refunded, member_id=member.pk, order_id=order.pk, refund_id=refund.pk
-    )
     return result, True
 
 
 def _undo_milestones(*, member: Member, order: Order) -> list[dict[str, Any]]:
-    """A fully refunded order's milestone no longer counts: a gift still waiting is cancelled and
-    the milestone can be reached again by the next qualifying purchase."""
-    found = []
+    """A fully refunded order's milestone no longer counts: a gift still waiting is cancelled, its
+    bonus points are taken back (what the balance holds, the rest as points debt: a refund never
+    leaves points behind), and the milestone can be reached again by the next qualifying
+    purchase."""
+    from members.selectors.rules import milestone_rule
+
+    undone = []
     for reached in MilestoneReached.objects.filter(member=member, order=order).select_related(
         "milestone"
     ):
-        if milestone_hit(reached.milestone, member):
+        if loyalty.milestone_hit(
+            milestone_rule(reached.milestone), member.purchase_count, member.lifetime_spend
+        ):
             continue
         cancelled = GiftGrant.objects.filter(
             member=member, order=order, milestone=reached.milestone, status=GiftGrant.Status.PENDING
         ).update(status=GiftGrant.Status.CANCELLED)
+        key = loyalty.milestone_bonus_key(member.pk, reached.milestone.code, order.pk)
+        bonus = PointsEntry.objects.filter(idempotency_key=key).values_list("points", flat=True)
+        for points in bonus:
+            taken = min(points, member.points_balance)
+            if taken:
+                append_entry(
+                    member=member,
+                    kind=PointsEntry.Kind.REVERSE,
+                    points=-taken,
+                    key=f"{key}:undone",
+                    reason=_("Milestone undone by a refund: %(name)s")
+                    % {"name": reached.milestone.name},
+                    order=order,
+                )
+            if points - taken:
+                member.points_debt += points - taken
+                Member.objects.filter(pk=member.pk).update(points_debt=member.points_debt)
         reached.delete()
-        found.append(
+        undone.append(
             {
                 "type": "milestone_undone",
                 "milestone": reached.milestone.code,
                 "gifts_cancelled": cancelled,
             }
         )
-    return found
+    return undone
 
 
 @transaction.atomic
@@ -568,10 +793,11 @@ def gift_fulfil(
 
 
 __all__ = [
+    "ENTRY_COLUMNS",
     "LineIn",
     "OrderIn",
     "RefundIn",
-    "append_entry",
+    "counter_order",
     "gift_fulfil",
     "order_ingest",
     "order_refund",

@@ -147,14 +147,15 @@ def member_handover(
         },
         target_label=from_owner.display_name,
     )
-    for pk, owner in plan.moves:
-        events.send_on_commit(
-            events.member_handed_over,
-            member_id=pk,
-            from_owner_id=from_owner.pk,
-            to_owner_id=owner,
-            handover=handover,
+    events.event_record_many(
+        (
+            events.MEMBER_HANDED_OVER,
+            pk,
+            {"from_owner_id": from_owner.pk, "to_owner_id": owner, "handover": handover},
+            None,
         )
+        for pk, owner in plan.moves
+    )
     return plan
 
 
@@ -189,8 +190,8 @@ def member_assign_owner(
         before={"owner": previous},
         after={"owner": owner.pk if owner else None},
     )
-    events.send_on_commit(
-        events.member_handed_over,
+    events.event_record(
+        events.MEMBER_HANDED_OVER,
         member_id=member.pk,
         from_owner_id=previous,
         to_owner_id=owner.pk if owner else None,

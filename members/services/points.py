@@ -4,10 +4,7 @@ updates and deletes of entries and a negative balance."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Q, Sum
@@ -16,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
-from members import events
+from members import events, loyalty
 from members.models import (
     LoyaltySettings,
     Member,
@@ -26,10 +23,9 @@ from members.models import (
     Refund,
     Reward,
 )
-from scrm.bulk import copy_insert
+from members.selectors.rules import rules_of
+from scrm.bulk import copy_insert, insert_arrays
 from scrm.exceptions import ApplicationError
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def lock_member(member: Member | int) -> Member:
@@ -41,13 +37,7 @@ def lock_member(member: Member | int) -> Member:
 
 def points_expiry(earned_at: datetime, settings: LoyaltySettings) -> datetime | None:
     """When points earned at ``earned_at`` expire under the current policy."""
-    if settings.expiry_policy == LoyaltySettings.Expiry.NEVER:
-        return None
-    if settings.expiry_policy == LoyaltySettings.Expiry.ROLLING:
-        return earned_at + timedelta(days=settings.expiry_days)
-    local = earned_at.astimezone(SHANGHAI)
-    # Points earned in year N expire at the end of year N+1 (Shanghai time).
-    return datetime(local.year + 2, 1, 1, tzinfo=SHANGHAI) - timedelta(microseconds=1)
+    return loyalty.points_expiry(earned_at, rules_of(settings))
 
 
 def append_entry(
@@ -94,83 +84,6 @@ def append_entry(
     if save_member:
         Member.objects.filter(pk=member.pk).update(points_balance=new_balance)
     return entry
-
-
-def earn_points(amount: Decimal, settings: LoyaltySettings, multiplier: Decimal) -> int:
-    """Whole points for a paid amount: rate x multiplier, rounded down."""
-    value = (amount * settings.points_per_cny * multiplier).quantize(
-        Decimal("1"), rounding=ROUND_DOWN
-    )
-    return max(0, int(value))
-
-
-def earn_with_debt(
-    *,
-    member: Member,
-    points: int,
-    key: str,
-    reason: str,
-    order: Order | None,
-    at: datetime,
-    settings: LoyaltySettings,
-    kind: str = PointsEntry.Kind.EARN,
-    save_member: bool = True,
-) -> tuple[int, int]:
-    """Book earned points, then repay any points debt from them. Returns (earned, repaid).
-    With ``save_member=False`` the caller saves ``points_balance`` and ``points_debt``."""
-    if points <= 0:
-        return 0, 0
-    append_entry(
-        member=member,
-        kind=kind,
-        points=points,
-        key=key,
-        reason=reason,
-        order=order,
-        expires_at=points_expiry(at, settings),
-        at=at,
-        save_member=save_member,
-    )
-    repaid = min(points, member.points_debt)
-    if repaid:
-        append_entry(
-            member=member,
-            kind=PointsEntry.Kind.REVERSE,
-            points=-repaid,
-            key=f"{key}:debt",
-            reason=_("Points debt from an earlier refund"),
-            order=order,
-            at=at,
-            save_member=save_member,
-        )
-        member.points_debt -= repaid
-        if save_member:
-            Member.objects.filter(pk=member.pk).update(points_debt=member.points_debt)
-    return points, repaid
-
-
-def reverse_for_refund(
-    *, member: Member, points: int, refund: Refund, order: Order
-) -> tuple[int, int]:
-    """Take back ``points``: what the balance holds now, the rest as debt. Returns (taken, debt)."""
-    if points <= 0:
-        return 0, 0
-    taken = min(points, member.points_balance)
-    debt = points - taken
-    if taken:
-        append_entry(
-            member=member,
-            kind=PointsEntry.Kind.REVERSE,
-            points=-taken,
-            key=f"refund:{refund.pk}:reverse",
-            reason=_("Refund of order %(order)s") % {"order": order.external_id},
-            order=order,
-            refund=refund,
-        )
-    if debt:
-        member.points_debt += debt
-        Member.objects.filter(pk=member.pk).update(points_debt=member.points_debt)
-    return taken, debt
 
 
 @transaction.atomic
@@ -229,7 +142,9 @@ def _deliver_reward(*, member: Member, reward: Reward, entry: PointsEntry) -> No
         gift = GiftGrant.objects.create(
             member=member, name_zh=reward.name_zh, name_en=reward.name_en
         )
-        events.send_on_commit(events.gift_granted, member_id=member.pk, gift_id=gift.pk)
+        events.event_record(
+            events.GIFT_GRANTED, member_id=member.pk, gift_id=gift.pk, milestone_code=None
+        )
     # A donation is the redeem entry itself: the operator sums entries by reward.
 
 
@@ -402,34 +317,76 @@ def _expire_chunk(member_ids: list[int], now: datetime) -> int:
     return -sum(e.points for e in entries)
 
 
+NOTICE_CHUNK = 2000  # members per transaction of the expiry notices
+
+
 def points_notify_expiring(*, now: datetime | None = None) -> int:
-    """Announce ``points_expiring`` once per member and expiry date, N days ahead."""
+    """Announce ``points_expiring`` once per member and expiry date, N days ahead. Set-based:
+    per expiry date, one aggregate gives every member's points at risk; per chunk, the notices
+    are inserted (a notice already sent is skipped by its unique key) with their events, in one
+    transaction. Returns the notices sent."""
     now = now or timezone.now()
     settings = LoyaltySettings.current()
     horizon = now + timedelta(days=settings.expiry_notice_days)
-    sent = 0
-    dates = (
+    by_date: dict[datetime, list[int]] = {}
+    for member_id, expires_at in (
         PointsEntry.objects.filter(
             points__gt=0, expires_at__gt=now, expires_at__lte=horizon, member__points_balance__gt=0
         )
         .values_list("member_id", "expires_at")
         .distinct()
-    )
-    for member_id, expires_at in dates.iterator():
-        if expires_at is None:
-            continue
-        at_risk = expirable_now(member_id, expires_at)
-        if at_risk <= 0:
-            continue
-        _notice, created = PointsExpiryNotice.objects.get_or_create(
-            member_id=member_id, expires_at=expires_at, defaults={"points": at_risk}
-        )
-        if created:
-            sent += 1
-            events.points_expiring.send(
-                sender="members", member_id=member_id, points=at_risk, expires_at=expires_at
-            )
+        .iterator()
+    ):
+        if expires_at is not None:
+            by_date.setdefault(expires_at, []).append(member_id)
+    sent = 0
+    for expires_at, member_ids in sorted(by_date.items()):
+        member_ids.sort()
+        for start in range(0, len(member_ids), NOTICE_CHUNK):
+            chunk = member_ids[start : start + NOTICE_CHUNK]
+            at_risk = _expirable_by_member(expires_at, chunk)
+            with transaction.atomic():
+                fresh = _notices_insert(expires_at, at_risk)
+                events.event_record_many(
+                    (
+                        events.POINTS_EXPIRING,
+                        pk,
+                        {"points": points, "expires_at": expires_at.isoformat()},
+                        None,
+                    )
+                    for pk, points in fresh
+                )
+                sent += len(fresh)
     return sent
+
+
+def _notices_insert(expires_at: datetime, at_risk: dict[int, int]) -> list[tuple[int, int]]:
+    """Insert the notices not sent yet; returns (member id, points) of those inserted now."""
+    if not at_risk:
+        return []
+    ids = sorted(at_risk)
+    if connection.vendor == "postgresql":
+        return insert_arrays(
+            PointsExpiryNotice,
+            {
+                "member_id": ids,
+                "expires_at": [expires_at] * len(ids),
+                "points": [at_risk[pk] for pk in ids],
+                "created_at": [timezone.now()] * len(ids),
+            },
+            skip_conflicts=True,
+            returning=("member_id", "points"),
+        )
+    sent = set(
+        PointsExpiryNotice.objects.filter(member_id__in=ids, expires_at=expires_at).values_list(
+            "member_id", flat=True
+        )
+    )
+    fresh = [(pk, at_risk[pk]) for pk in ids if pk not in sent]
+    PointsExpiryNotice.objects.bulk_create(
+        [PointsExpiryNotice(member_id=pk, expires_at=expires_at, points=p) for pk, p in fresh]
+    )
+    return fresh
 
 
 def points_expiring_soon(
@@ -446,9 +403,3 @@ def points_expiring_soon(
     if nxt is None:
         return 0, None
     return expirable_now(member.pk, nxt), nxt
-
-
-def proportional(points: int, part: Decimal, whole: Decimal) -> int:
-    if whole <= 0:
-        return 0
-    return math.floor(Decimal(points) * part / whole)

@@ -220,5 +220,5 @@ def member_erase(
         after={"voided_points": voided["points"], "voided_vouchers": voided["vouchers"]},
         target_label=member.code,
     )
-    events.send_on_commit(events.member_erased, member_id=member.pk)
+    events.event_record(events.MEMBER_ERASED, member_id=member.pk)
     return member

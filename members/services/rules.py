@@ -16,8 +16,8 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import audit_record
 from members.models import Benefit, LoyaltySettings, Member, Milestone, Order, RulesVersion, Tier
-from members.services.context import loyalty_context_clear
-from members.services.tiers import COUNTED
+from members.selectors.cards import COUNTED
+from members.selectors.rules import loyalty_context_clear
 
 TIER_FIELDS = [
     "name_zh",
@@ -247,7 +247,7 @@ def _set_discount(tier: Tier, percent: int | None) -> None:
 def tiers_reevaluate_all() -> int:
     """After new rules: every member to the tier the rules give, both ways, cause ``rules``."""
     from members.models import TierChange
-    from members.services.context import loyalty_context
+    from members.selectors.rules import loyalty_context
     from members.services.points import lock_member
     from members.services.tiers import tier_evaluate
 

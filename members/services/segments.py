@@ -1,4 +1,4 @@
-"""Saved segments: create, update, delete (audited). The grammar is in members.segments."""
+"""Saved segments: create, update, delete (audited). The grammar is in members.selectors.segments."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import audit_record
 from members.models import Segment
-from members.segments import segment_clean
+from members.selectors.segments import segment_clean
 from scrm.exceptions import ApplicationError
 
 

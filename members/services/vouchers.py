@@ -1,8 +1,11 @@
-"""The member's wallet: issue vouchers from templates, validate, redeem exactly once, expire."""
+"""The member's wallet: issue vouchers from templates, validate, redeem exactly once, expire.
+Whether a voucher may be used is ``loyalty.voucher_problem``; this module locks, stores and
+explains it."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -12,8 +15,9 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import Store, User
-from members import events
+from members import events, loyalty
 from members.models import CODE_ALPHABET, Member, Order, Voucher, VoucherTemplate
+from members.selectors.cards import voucher_terms
 from scrm.exceptions import ApplicationError
 
 
@@ -72,71 +76,159 @@ def voucher_issue(
                     issue_key=issue_key,
                     source=source,
                 )
+                events.event_record(
+                    events.VOUCHER_ISSUED,
+                    member_id=member.pk,
+                    voucher_code=voucher.code,
+                    template=template.code,
+                    source=source,
+                )
         except IntegrityError:
             if issue_key and (existing := Voucher.objects.filter(issue_key=issue_key).first()):
                 return existing
             continue
-        events.send_on_commit(events.voucher_issued, member_id=member.pk, voucher_code=voucher.code)
         return voucher
     raise ApplicationError(
         _("Could not allocate a voucher code. Try again."), code="conflict", status_code=409
     )
 
 
-@transaction.atomic
-def voucher_issue_many(
-    *, template: VoucherTemplate, members: list[Member], source: str = "", key: str = ""
-) -> list[Voucher]:
-    return [
-        voucher_issue(
-            template=template, member=m, source=source, issue_key=f"{key}:{m.pk}" if key else None
-        )
-        for m in members
-    ]
-
-
-def _check_usable(voucher: Voucher, now: datetime) -> None:
-    if voucher.status == Voucher.Status.REDEEMED:
+def voucher_error(problem: str, voucher: Voucher) -> ApplicationError:
+    """The error a ``loyalty.voucher_problem`` code is shown as, on the API and in the pages."""
+    if problem == "voucher_already_redeemed":
         when = (
             timezone.localtime(voucher.redeemed_at).strftime("%H:%M") if voucher.redeemed_at else ""
         )
-        raise ApplicationError(
-            _("This voucher was redeemed at %(time)s and can't be used again.") % {"time": when},
-            code="voucher_already_redeemed",
-            status_code=409,
+        message = _("This voucher was redeemed at %(time)s and can't be used again.") % {
+            "time": when
+        }
+    elif problem == "voucher_expired":
+        message = _("This voucher has expired.")
+    elif problem == "voucher_void":
+        message = _("This voucher is void.")
+    elif problem == "voucher_not_yet_valid":
+        message = _("This voucher can be used from %(date)s.") % {
+            "date": date_format(timezone.localtime(voucher.valid_from), "Y-m-d")
+            if voucher.valid_from
+            else ""
+        }
+    elif problem == "voucher_not_owned":
+        message = _("Voucher %(code)s belongs to another member.") % {"code": voucher.code}
+    elif problem == "voucher_min_spend":
+        message = _("Voucher %(code)s needs a spend of at least CNY %(min)s.") % {
+            "code": voucher.code,
+            "min": voucher.template.min_spend,
+        }
+    else:
+        message = _("This voucher can't be used.")
+    return ApplicationError(message, code=problem, status_code=409)
+
+
+def voucher_not_found() -> ApplicationError:
+    return ApplicationError(_("No voucher has this code."), code="not_found", status_code=404)
+
+
+def stacking_error() -> ApplicationError:
+    return ApplicationError(
+        _("A voucher that cannot be combined was listed with others."),
+        code="voucher_not_stackable",
+        status_code=409,
+        fields={"vouchers": [_("Use one voucher, or only stackable ones.")]},
+    )
+
+
+def vouchers_check_for_order(
+    vouchers: Sequence[Voucher | None],
+    *,
+    codes: Sequence[str],
+    member_id: int,
+    paid: Decimal,
+    before_vouchers: Decimal | None,
+    now: datetime,
+) -> ApplicationError | None:
+    """The first reason an order may not use these vouchers (``None`` when it may), in the order
+    the vouchers are listed: not found, then ``loyalty.voucher_problem`` (status, dates, owner,
+    minimum spend on what the order cost before vouchers), then stacking. ``vouchers`` is aligned
+    with ``codes`` (None where no voucher has the code)."""
+    found = [v for v in vouchers if v is not None]
+    terms = [voucher_terms(v) for v in found]
+    spend = (
+        before_vouchers
+        if before_vouchers is not None
+        else loyalty.spend_before_vouchers(paid, terms)
+    )
+    for _code, voucher in zip(codes, vouchers, strict=True):
+        if voucher is None:
+            return voucher_not_found()
+        problem = loyalty.voucher_problem(
+            voucher_terms(voucher), now=now, member_id=member_id, spend=spend
         )
-    if voucher.status == Voucher.Status.EXPIRED or (
-        voucher.expires_at and voucher.expires_at <= now
-    ):
-        raise ApplicationError(
-            _("This voucher has expired."), code="voucher_expired", status_code=409
+        if problem is not None:
+            return voucher_error(problem, voucher)
+    if not loyalty.vouchers_stack(terms):
+        return stacking_error()
+    return None
+
+
+def vouchers_redeem_for_order(
+    *,
+    codes: Sequence[str],
+    member: Member,
+    order: Order,
+    paid: Decimal,
+    before_vouchers: Decimal | None,
+    store: Store | None,
+    now: datetime | None = None,
+) -> list[Voucher]:
+    """Redeem an order's vouchers, inside its transaction: each locked (in code order, as every
+    locker does), checked, then marked redeemed; raises the first problem."""
+    now = now or timezone.now()
+    wanted = [c.strip().upper() for c in codes]
+    locked = {
+        v.code: v
+        for v in Voucher.objects.select_for_update()
+        .select_related("template")
+        .filter(code__in=wanted)
+        .order_by("code")
+    }
+    vouchers = [locked.get(c) for c in wanted]
+    error = vouchers_check_for_order(
+        vouchers,
+        codes=wanted,
+        member_id=member.pk,
+        paid=paid,
+        before_vouchers=before_vouchers,
+        now=now,
+    )
+    if error is not None:
+        raise error
+    redeemed = [v for v in vouchers if v is not None]
+    Voucher.objects.filter(pk__in=[v.pk for v in redeemed]).update(
+        status=Voucher.Status.REDEEMED, redeemed_at=now, redeemed_store=store, redeemed_order=order
+    )
+    for v in redeemed:
+        v.status, v.redeemed_at, v.redeemed_store, v.redeemed_order = (
+            Voucher.Status.REDEEMED,
+            now,
+            store,
+            order,
         )
-    if voucher.status == Voucher.Status.VOID:
-        raise ApplicationError(_("This voucher is void."), code="voucher_void", status_code=409)
-    if voucher.valid_from and voucher.valid_from > now:
-        raise ApplicationError(
-            _("This voucher can be used from %(date)s.")
-            % {"date": date_format(timezone.localtime(voucher.valid_from), "Y-m-d")},
-            code="voucher_not_yet_valid",
-            status_code=409,
-        )
+    return redeemed
 
 
 def voucher_redeem(
     *,
     code: str,
     store: Store | None = None,
-    order: Order | None = None,
     member: Member | None = None,
-    spend: Decimal | None = None,
+    order: Order | None = None,
     actor: User | None = None,
     now: datetime | None = None,
     request=None,
     audit: bool = False,
 ) -> Voucher:
-    """Redeem exactly once: the voucher row is locked, so of concurrent attempts one wins and the
-    rest see it redeemed. Inside an order, the voucher must belong to its member and meet the
-    minimum spend."""
+    """Redeem one voucher on its own (the counter, the API) exactly once: the voucher row is
+    locked, so of concurrent attempts one wins and the rest see it redeemed."""
     now = now or timezone.now()
     with transaction.atomic():
         voucher = (
@@ -146,23 +238,12 @@ def voucher_redeem(
             .first()
         )
         if voucher is None:
-            raise ApplicationError(
-                _("No voucher has this code."), code="not_found", status_code=404
-            )
-        _check_usable(voucher, now)
-        if member is not None and voucher.member_id != member.pk:
-            raise ApplicationError(
-                _("Voucher %(code)s belongs to another member.") % {"code": voucher.code},
-                code="voucher_not_owned",
-                status_code=409,
-            )
-        if spend is not None and spend < voucher.template.min_spend:
-            raise ApplicationError(
-                _("Voucher %(code)s needs a spend of at least CNY %(min)s.")
-                % {"code": voucher.code, "min": voucher.template.min_spend},
-                code="voucher_min_spend",
-                status_code=409,
-            )
+            raise voucher_not_found()
+        problem = loyalty.voucher_problem(
+            voucher_terms(voucher), now=now, member_id=member.pk if member else None
+        )
+        if problem is not None:
+            raise voucher_error(problem, voucher)
         voucher.status = Voucher.Status.REDEEMED
         voucher.redeemed_at = now
         voucher.redeemed_store = store
@@ -178,8 +259,11 @@ def voucher_redeem(
                 target=member or voucher.member,
                 after={"voucher": voucher.code, "store": store.code if store else None},
             )
-        events.send_on_commit(
-            events.voucher_redeemed, member_id=voucher.member_id, voucher_code=voucher.code
+        events.event_record(
+            events.VOUCHER_REDEEMED,
+            member_id=voucher.member_id,
+            voucher_code=voucher.code,
+            order_id=order.pk if order else None,
         )
         return voucher
 
@@ -189,13 +273,3 @@ def vouchers_expire_due(*, now: datetime | None = None) -> int:
     return Voucher.objects.filter(status=Voucher.Status.AVAILABLE, expires_at__lte=now).update(
         status=Voucher.Status.EXPIRED
     )
-
-
-def voucher_value(voucher: Voucher, spend: Decimal) -> Decimal:
-    """The CNY a voucher takes off an order of ``spend`` (gift and buy-N vouchers: 0 off the bill)."""
-    t = voucher.template
-    if t.kind == VoucherTemplate.Kind.AMOUNT_OFF and t.amount:
-        return min(t.amount, spend)
-    if t.kind == VoucherTemplate.Kind.PERCENT_OFF and t.percent:
-        return (spend * t.percent / 100).quantize(Decimal("0.01"))
-    return Decimal("0")

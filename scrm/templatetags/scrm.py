@@ -4,12 +4,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
-from django.conf import settings
-from django.core.cache import cache
 from django.utils.translation import get_language
 
-from accounts.phones import mask_name as _mask_name
-from accounts.phones import mask_phone as _mask_phone
+from scrm.masking import mask_name as _mask_name
+from scrm.masking import mask_phone as _mask_phone
 
 register = template.Library()
 
@@ -65,16 +63,6 @@ def compact_number(value: Any) -> str:
         if abs(n) >= size:
             return f"{(n / size).quantize(Decimal('0.1')).normalize():f}{unit}"
     return str(n)
-
-
-@register.simple_tag
-def demo_sms(phone: str) -> str:
-    """The last console SMS to ``phone``, shown on the code page only in the local demo."""
-    if not settings.SCRM_SMS_SHOW_IN_PAGE or not phone:
-        return ""
-    from accounts.sms import LAST_SMS_CACHE_KEY
-
-    return cache.get(LAST_SMS_CACHE_KEY.format(phone=phone)) or ""
 
 
 @register.filter

@@ -64,3 +64,14 @@ def refund(member, order_id, amount=None, *, external_id=None, lines=()):
 
 def days_ago(n: int) -> datetime:
     return timezone.now() - timedelta(days=n)
+
+
+def logged(type_: str, *, since: int = 0) -> list[dict]:
+    """The events of ``type_`` in the log (after id ``since``), oldest first, each as its payload
+    with ``member_id``."""
+    from members.models import Event
+
+    return [
+        {"member_id": e.member_id, **e.payload}
+        for e in Event.objects.filter(type=type_, id__gt=since).order_by("id")
+    ]

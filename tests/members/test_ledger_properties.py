@@ -196,8 +196,8 @@ def test_points_earned_in_a_year_expire_at_the_end_of_the_next_year_oldest_first
 
 @pytest.mark.django_db
 def test_points_expiring_is_announced_once_30_days_ahead(time_machine):
-    from members import events
     from members.services import points_notify_expiring
+    from tests.members.helpers import logged
 
     sh = ZoneInfo("Asia/Shanghai")
     member = MemberFactory()
@@ -212,21 +212,16 @@ def test_points_expiring_is_announced_once_30_days_ahead(time_machine):
         ),
         hash_="e1",
     )
-    heard = []
-
-    def listener(sender, **kw):
-        heard.append(kw)
-
-    events.points_expiring.connect(listener)
-    try:
-        time_machine.move_to(datetime(2026, 11, 15, tzinfo=sh))
-        assert points_notify_expiring() == 0  # 46 days ahead: not yet
-        time_machine.move_to(datetime(2026, 12, 5, tzinfo=sh))
-        assert points_notify_expiring() == 1
-        assert points_notify_expiring() == 0  # once
-    finally:
-        events.points_expiring.disconnect(listener)
+    time_machine.move_to(datetime(2026, 11, 15, tzinfo=sh))
+    assert points_notify_expiring() == 0  # 46 days ahead: not yet
+    time_machine.move_to(datetime(2026, 12, 5, tzinfo=sh))
+    assert points_notify_expiring() == 1
+    assert points_notify_expiring() == 0  # once
+    heard = logged("points_expiring")
+    assert len(heard) == 1
     assert heard[0]["member_id"] == member.pk and heard[0]["points"] == 80
+    expires = datetime.fromisoformat(heard[0]["expires_at"]).astimezone(sh)
+    assert (expires.year, expires.month, expires.day, expires.hour) == (2026, 12, 31, 23)
 
 
 @pytest.mark.django_db

@@ -14,7 +14,6 @@ from django.urls import reverse
 
 from accounts import roles
 from accounts.models import AuditEntry
-from members import events
 from members.models import (
     Child,
     ConsentRecord,
@@ -25,15 +24,15 @@ from members.models import (
     Segment,
 )
 from members.models.profiles import add_months, child_stage
-from members.segments import segment_clean, segment_q
 from members.selectors import segment_counts, segment_members
+from members.selectors.segments import segment_clean, segment_q
+from members.selectors.timeline import member_timeline
 from members.services.ownership import Mode, handover_plan, member_handover
 from members.services.privacy import member_erase, member_export
 from members.services.profiles import child_save, consent_set, marketing_opt_out, note_add
-from members.timeline import member_timeline
 from scrm.exceptions import ApplicationError
 from tests.factories import MemberFactory, make_staff
-from tests.members.helpers import buy
+from tests.members.helpers import buy, logged
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 11, 23)
@@ -226,21 +225,14 @@ def team(store_sh, store_bj):
 def test_handover_moves_exactly_the_departing_persons_members(
     team, operator, django_capture_on_commit_callbacks
 ):
-    got = []
-    events.member_handed_over.connect(
-        lambda sender, **kw: got.append(kw), weak=False, dispatch_uid="t"
+    plan = member_handover(
+        from_owner=team["leaving"],
+        mode=Mode.ONE,
+        to_owners=[team["sh1"]],
+        actor=operator,
+        expected=6,
     )
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            plan = member_handover(
-                from_owner=team["leaving"],
-                mode=Mode.ONE,
-                to_owners=[team["sh1"]],
-                actor=operator,
-                expected=6,
-            )
-    finally:
-        events.member_handed_over.disconnect(dispatch_uid="t")
+    got = logged("member_handed_over")
     assert plan.total == 6
     assert set(Member.objects.filter(owner=team["sh1"])) == set(team["theirs"])
     assert not Member.objects.filter(owner=team["leaving"]).exists()

@@ -19,7 +19,7 @@ def test_seed_demo_is_idempotent_and_its_sign_ins_work(client):
     # The history went through the real services: ledgers add up and tiers match the orders.
     call_command("ledger_verify", stdout=StringIO())
     from members.models import Order
-    from members.services.tiers import purchase_count
+    from members.selectors import purchase_count
 
     assert Order.objects.filter(source="demo").count() > 40
     for m in Member.objects.filter(purchase_count__gt=0):

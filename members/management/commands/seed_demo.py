@@ -63,7 +63,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, members: int = 2000, **options):
         from members.defaults import ensure_loyalty_defaults
-        from members.demo_data import seed_members_with_history
+        from members.demo.data import seed_members_with_history
 
         ensure_loyalty_defaults()
         roles.ensure_role_groups()
@@ -93,10 +93,10 @@ class Command(BaseCommand):
                 created += 1
         orders = 0
         if members > BULK_THRESHOLD and connection.vendor == "postgresql":
-            from members.bulk_seed import bulk_seed
+            from members.demo.loader import dataset_load
 
             self.stderr.write(f"Bulk-loading {members} members with orders (set-based)...")
-            result = bulk_seed(members=members, log=self.stderr.write)
+            result = dataset_load(members=members, log=self.stderr.write)
             orders = result["orders"]
         elif members:
             _n, orders = seed_members_with_history(

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from django.db import connection, transaction
 
 from accounts.models import Store
-from members.demo_data import catalogue_ensure
+from members.demo.data import catalogue_ensure
 from members.models import Tier
 
 BULK_SOURCE = "bulk"
 
 
-def bulk_seed(
+def dataset_load(
     *, members: int, orders_per_member: int = 10, log: Callable[[str], None] = print
 ) -> dict:
     if connection.vendor != "postgresql":
@@ -145,12 +145,12 @@ def bulk_seed(
         """,
         )
         t = time.monotonic()
-        bulk_profiles(after_member_id=start_member)
+        dataset_profiles_backfill(after_member_id=start_member)
         timings["profiles"] = round(time.monotonic() - t, 1)
         log(f"  profiles: {timings['profiles']}s")
     with transaction.atomic():
         t = time.monotonic()
-        bulk_milestones(after_member_id=start_member)
+        dataset_milestones_backfill(after_member_id=start_member)
         timings["milestones"] = round(time.monotonic() - t, 1)
         log(f"  milestones: {timings['milestones']}s")
     with connection.cursor() as c:
@@ -163,7 +163,7 @@ def bulk_seed(
     return {"members": members, "orders": n_orders, "seconds": timings}
 
 
-def bulk_milestones(*, after_member_id: int) -> None:
+def dataset_milestones_backfill(*, after_member_id: int) -> None:
     """Milestones at purchase N (gift rewards) for bulk members: reached at their Nth order, gift handed over."""
     from members.models import Milestone
 
@@ -203,7 +203,7 @@ def bulk_milestones(*, after_member_id: int) -> None:
             )
 
 
-def bulk_profiles(*, after_member_id: int, consent: bool = False) -> None:
+def dataset_profiles_backfill(*, after_member_id: int, consent: bool = False) -> None:
     """Profiles for segments: a child for about one member in six (due dates to 8-year-olds), a
     taste and skin profile for one in three; with ``consent``, the consent pattern the loader gives
     new members (for data sets loaded before consent existed)."""

@@ -8,36 +8,117 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable
-from datetime import date
 from functools import wraps
 
-from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.access import staff_required
 from accounts.models import Store
 from accounts.phones import InvalidPhone, normalize_phone
+from accounts.selectors import stores_for_user, user_can_use_store
 from accounts.services import audit_record
-from members.counter import basket_quote, next_gift, progress_percent
-from members.member360_views import member_detail_page
+from members.forms import EnrolForm
 from members.models import Child, ConsentRecord, GiftGrant, Member, Order, Product
-from members.selectors import member_card, usable_vouchers
-from members.services.context import loyalty_context
-from members.services.idempotency import request_hash
+from members.selectors import (
+    card_progress_percent,
+    loyalty_context,
+    member_card,
+    member_for_store,
+    next_gift,
+    standing,
+    usable_vouchers,
+)
+from members.selectors.quotes import basket_quote
 from members.services.members import member_enrol
-from members.services.orders import LineIn, OrderIn, gift_fulfil, order_ingest
+from members.services.orders import counter_order, gift_fulfil, order_ingest
 from members.services.profiles import consent_set, note_add
-from members.services.tiers import standing
 from members.services.vouchers import voucher_redeem
-from members.views import _counter_store
+from members.views.profile_pages import member_detail_page
 from scrm.exceptions import ApplicationError
+
+# --- Finding a member ----------------------------------------------------------------------------
+
+
+@staff_required("use_counter")
+def counter_index(request: HttpRequest) -> HttpResponse:
+    stores = list(stores_for_user(request.user))
+    if len(stores) == 1:
+        return redirect("counter:store", store_code=stores[0].code)
+    return render(request, "counter/pick_store.html", {"stores": stores, "active": "counter"})
+
+
+def _counter_store(request: HttpRequest, store_code: str) -> Store:
+    store = get_object_or_404(Store, code=store_code)
+    if not user_can_use_store(request.user, store):
+        raise PermissionDenied
+    return store
+
+
+@staff_required("use_counter")
+def counter_store(request: HttpRequest, store_code: str) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    context = {"store": store, "active": "counter", "results": None, "q": ""}
+    q = request.GET.get("q", "").strip()
+    if q:
+        context.update(_counter_results(request, store, q))
+        if _straight_to_card(context):
+            return redirect(_card_url(store, context))
+    return render(request, "counter/store.html", context)
+
+
+def _card_url(store: Store, context: dict) -> str:
+    """The card of the one hit; an exact number travels along, so the card may show it in full."""
+    url = reverse("counter:member", args=[store.code, context["results"][0].code])
+    return url + ("?" + urlencode({"phone": context["q"]}) if context["kind"] == "phone" else "")
+
+
+def _straight_to_card(context: dict) -> bool:
+    """An exact number or member code (typed or scanned) with one hit opens the card at once."""
+    return (
+        context.get("kind") in ("phone", "code")
+        and len(context.get("results") or []) == 1
+        and (context["kind"] == "phone" or context["results"][0].code == context["q"].upper())
+    )
+
+
+def _counter_results(request: HttpRequest, store: Store, q: str) -> dict:
+    qs, kind = member_for_store(store=store, q=q)
+    results = list(qs[:20])
+    audit_record(
+        actor=request.user,
+        action="counter.lookup",
+        request=request,
+        target=store,
+        after={"query_kind": kind, "results": len(results)},
+    )
+    return {"results": results, "q": q, "kind": kind, "reveal_phone": kind == "phone"}
+
+
+@staff_required("use_counter")
+def counter_search(request: HttpRequest, store_code: str) -> HttpResponse:
+    store = _counter_store(request, store_code)
+    q = request.GET.get("q", "").strip()
+    context = {"store": store, "results": None, "q": q}
+    if q:
+        context.update(_counter_results(request, store, q))
+        if request.htmx and _straight_to_card(context):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = _card_url(store, context)
+            return response
+    if request.htmx:
+        return render(request, "counter/store.html#results", context)
+    return redirect(reverse("counter:store", args=[store.code]) + "?" + urlencode({"q": q}))
+
+
+# --- The card -------------------------------------------------------------------------------------
 
 
 def _member_at(request: HttpRequest, store: Store, code: str) -> Member | None:
@@ -94,7 +175,7 @@ def card_context(member: Member) -> dict:
     return {
         "member": member,
         "card": card,
-        "progress": progress_percent(card, ctx.tiers),
+        "progress": card_progress_percent(card, ctx.tiers),
         "gift_ahead": next_gift(member, ctx.milestones),
         "birthday_month": bool(member.birthday and member.birthday.month == today.month),
         "children": children,
@@ -129,26 +210,6 @@ def counter_card(request: HttpRequest, store: Store, member: Member) -> HttpResp
 
 
 # --- Enrol ------------------------------------------------------------------------------------
-
-
-class EnrolForm(forms.Form):
-    phone = forms.CharField(label=gettext_lazy("Mobile number"), max_length=20)
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=100, required=False)
-    birthday = forms.DateField(
-        label=gettext_lazy("Birthday"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    consent_sms = forms.BooleanField(label=gettext_lazy("SMS"), required=False)
-    consent_wecom = forms.BooleanField(label=gettext_lazy("WeCom"), required=False)
-    consent_email = forms.BooleanField(label=gettext_lazy("Email"), required=False)
-    consent_portal = forms.BooleanField(label=gettext_lazy("Member portal"), required=False)
-
-    def clean_birthday(self) -> date | None:
-        birthday = self.cleaned_data.get("birthday")
-        if birthday and birthday > timezone.localdate():
-            raise forms.ValidationError(_("A birthday can't be in the future."))
-        return birthday
 
 
 @staff_required("use_counter")
@@ -234,29 +295,11 @@ def counter_purchase(request: HttpRequest, store: Store, member: Member) -> Http
         if not quote.lines:
             quote.errors.setdefault("lines", []).append(_("Add at least one product."))
         if not quote.errors:
-            data = OrderIn(
-                source="counter",
-                external_id=f"C-{token[:32]}",
-                member=member.code,
-                placed_at=timezone.now(),
-                total=quote.total,
-                store=store,
-                vouchers=[v.code for v, _off in quote.vouchers],
-                lines=[
-                    LineIn(sku=ln.product.sku, quantity=ln.quantity, amount=amount)
-                    for ln, amount in zip(quote.lines, quote.line_amounts(), strict=True)
-                ],
+            data, fingerprint = counter_order(
+                quote=quote, member=member, store=store, token=token, placed_at=timezone.now()
             )
-            fingerprint = {
-                "member": member.code,
-                "total": str(quote.total),
-                "lines": [(ln.sku, ln.quantity, str(ln.amount)) for ln in data.lines],
-                "vouchers": data.vouchers,
-            }
             try:
-                result, _created = order_ingest(
-                    data=data, hash_=request_hash(fingerprint), actor=request.user
-                )
+                result, _created = order_ingest(data=data, hash_=fingerprint, actor=request.user)
             except ApplicationError as exc:
                 quote.errors.setdefault("", []).append(exc.message)
             else:
@@ -312,9 +355,9 @@ def counter_receipt(request: HttpRequest, store: Store, member: Member, pk: int)
     order = Order.objects.filter(pk=pk, member=member).prefetch_related("lines__product").first()
     if order is None:
         return _not_found(request, store)
-    found = (order.result or {}).get("events", [])
+    caused = (order.result or {}).get("events", [])
     tiers = {t.code: t for t in loyalty_context().tiers}
-    upgrade = next((e for e in found if e["type"] == "tier_changed"), None)
+    upgrade = next((e for e in caused if e["type"] == "tier_changed"), None)
     return render(
         request,
         "counter/receipt.html",
@@ -322,9 +365,9 @@ def counter_receipt(request: HttpRequest, store: Store, member: Member, pk: int)
             "store": store,
             "member": member,
             "order": order,
-            "events": found,
+            "events": caused,
             "upgrade_to": tiers.get(upgrade["to"]) if upgrade else None,
-            "gifts": [e for e in found if e["type"] == "gift_granted"],
+            "gifts": [e for e in caused if e["type"] == "gift_granted"],
             "gift_ahead": next_gift(member),
             "active": "counter",
         },

@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from accounts.access import staff_required
 from accounts.services import audit_record
 from members.models import Product, Segment
-from members.segments import FIELDS, OP_LABELS, segment_clean
 from members.selectors import segment_counts, segment_members
+from members.selectors.segments import FIELDS, OP_LABELS, segment_clean
 from members.services.segments import segment_delete, segment_save
 from scrm.exceptions import ApplicationError
 
@@ -307,7 +307,7 @@ def profile_fields(request: HttpRequest) -> HttpResponse:
     from django.db.models import Count
 
     from members.models import AttributeDefinition, Tag
-    from members.segments import _categories
+    from members.selectors.segments import _categories
     from members.services.profiles import (
         attribute_define,
         attribute_delete,

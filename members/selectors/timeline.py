@@ -156,7 +156,11 @@ def _consent(member, since, limit):
                 _("Consent given: %(channel)s")
                 if r.granted
                 else _("Consent withdrawn: %(channel)s")
-            ) % {"channel": str(Member._meta.get_field(f"consent_{r.channel}").verbose_name)}
+            ) % {
+                "channel": str(
+                    getattr(Member._meta.get_field(f"consent_{r.channel}"), "verbose_name", "")
+                )
+            }
         yield Entry(
             r.created_at,
             "consent",

@@ -20,8 +20,8 @@ from members.models import (
     PointsEntry,
     TierChange,
 )
-from members.services import LineIn, OrderIn, bulk_orders, order_ingest, order_refund, points_redeem
-from members.services.bulk_orders import orders_ingest_many
+from members.services import LineIn, OrderIn, order_ingest, order_refund, points_redeem
+from members.services.order_batch import order_ingest_many
 from members.services.orders import RefundIn
 from tests.factories import MemberFactory
 
@@ -29,8 +29,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def no_fallback(monkeypatch):
-    monkeypatch.setattr(bulk_orders, "FALL_BACK_ON_ERROR", False)
+def no_fallback(caplog):
+    """The set-based path itself must give the results: falling back to one by one fails."""
+    yield
+    assert not [r for r in caplog.records if "fell back" in r.getMessage()]
 
 
 def _orders(members, n, seed=3):
@@ -131,7 +133,7 @@ def test_bulk_and_one_by_one_agree(store_sh):
 
     plan = _orders(bulk_members, 60)
     with CaptureQueriesContext(connection) as q:
-        results = orders_ingest_many(items=[(data, h) for _m, data, h in plan])
+        results = order_ingest_many(items=[(data, h) for _m, data, h in plan])
     assert len(q.captured_queries) < 60 + 20  # a few per batch, plus gifts; not a dozen per order
     singles = []
     for m, data, h in plan:
@@ -185,7 +187,7 @@ def test_bulk_counts_orders_older_than_the_spend_window(store_sh):
                 f"w{k}",
             )
         )
-    results = orders_ingest_many(items=[(data, h) for _m, data, h in plan])
+    results = order_ingest_many(items=[(data, h) for _m, data, h in plan])
     twin_of = dict(zip([m.pk for m in bulk_members], twins, strict=True))
     singles = [
         order_ingest(
@@ -213,11 +215,11 @@ def test_bulk_replays_mismatches_unknown_members_and_repeated_keys(store_sh):
         total=Decimal(10),
         lines=[LineIn(sku="S", quantity=1, amount=Decimal(10))],
     )
-    first = orders_ingest_many(items=[(data, "h")])
+    first = order_ingest_many(items=[(data, "h")])
     unknown = OrderIn(**{**data.__dict__, "external_id": "B", "member": "MNOSUCH1"})
     bad_phone = OrderIn(**{**data.__dict__, "external_id": "C", "member": "12345"})
     new_phone = OrderIn(**{**data.__dict__, "external_id": "D", "member": "13812340000"})
-    results = orders_ingest_many(
+    results = order_ingest_many(
         items=[
             (data, "h"),
             (data, "other"),
@@ -256,7 +258,7 @@ def test_a_batch_enrols_its_new_phones_at_once_as_their_first_orders_would(
 
     known = MemberFactory(phone="+8613700137000", store=store_bj)
     with django_capture_on_commit_callbacks(execute=True):
-        results = orders_ingest_many(
+        results = order_ingest_many(
             items=[
                 order("A", "13900139001", store_sh, 30),  # its first order decides its store
                 order("B", "13900139001", store_bj, 20),

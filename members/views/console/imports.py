@@ -1,16 +1,18 @@
+"""Members → Import: CSV files of orders and members, checked row by row, then applied."""
+
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import staff_required
 from members import tasks
+from members.forms import ImportForm
 from members.models import ImportJob
 from members.services.imports import (
     MEMBER_COLUMNS,
@@ -21,18 +23,6 @@ from members.services.imports import (
     import_sample,
 )
 from scrm.exceptions import ApplicationError
-
-
-class ImportForm(forms.Form):
-    kind = forms.ChoiceField(
-        label=gettext_lazy("The file holds"),
-        choices=ImportJob.Kind.choices,
-        widget=forms.RadioSelect,
-        initial="orders",
-    )
-    file = forms.FileField(
-        label=gettext_lazy("CSV file"), help_text=gettext_lazy("UTF-8 or GBK, with a header row.")
-    )
 
 
 @staff_required("use_console", "manage_members")

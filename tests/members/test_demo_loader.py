@@ -7,25 +7,26 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from members.bulk_seed import bulk_seed
+from members.demo.loader import dataset_load
+from members.loyalty import tier_for
 from members.models import Member, Order
+from members.selectors import standing
 from members.services import LineIn, OrderIn, order_ingest
-from members.services.tiers import standing, tier_for
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_bulk_ledgers_and_tiers_match_what_the_engine_computes(store_sh):
-    result = bulk_seed(members=60, orders_per_member=6, log=lambda _m: None)
+    result = dataset_load(members=60, orders_per_member=6, log=lambda _m: None)
     assert result["members"] == 60 and result["orders"] > 200
     call_command("ledger_verify", stdout=StringIO())
-    from members.services.context import loyalty_context
+    from members.selectors.rules import loyalty_context
 
-    tiers = loyalty_context().tiers
+    tiers = loyalty_context().tier_rules
     checked = 0
     for member in Member.objects.filter(phone__startswith="+86192", purchase_count__gte=4)[:8]:
-        assert tier_for(standing(member), tiers).pk == member.tier_id
+        assert tier_for(standing(member), tiers).id == member.tier_id
         twin = MemberFactory(store=store_sh)
         for order in Order.objects.filter(member=member).order_by("placed_at", "id"):
             order_ingest(
@@ -49,7 +50,7 @@ def test_bulk_ledgers_and_tiers_match_what_the_engine_computes(store_sh):
 def test_bulk_members_past_the_fifth_purchase_have_their_gift_milestone(store_sh):
     from members.models import GiftGrant, MilestoneReached
 
-    bulk_seed(members=40, orders_per_member=6, log=lambda _m: None)
+    dataset_load(members=40, orders_per_member=6, log=lambda _m: None)
     past_fifth = Member.objects.filter(phone__startswith="+86192", purchase_count__gte=5)
     assert past_fifth.exists()
     assert MilestoneReached.objects.filter(member__in=past_fifth).count() == past_fifth.count()

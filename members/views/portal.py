@@ -1,39 +1,88 @@
-"""The member portal beyond home and the QR card: wallet, points, rewards, profile, preferences,
-privacy and the tier rules. Every page works on the signed-in member only: no URL carries a
+"""The member portal: home, the QR card, wallet, points, rewards, profile, preferences, privacy
+and the tier rules. Every page works on the signed-in member only: no URL carries a
 member id, so there is nothing to enumerate."""
 
 from __future__ import annotations
 
 import uuid
 
+import segno
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from accounts.access import member_required
-from members.counter import next_gift
-from members.member360_views import (
-    ChildForm,
-    ConsentForm,
-    DetailsForm,
-    PetForm,
-    ProfileForm,
-    profile_section_post,
-)
+from members.forms import ChildForm, ConsentForm, DetailsForm, PetForm, ProfileForm
 from members.models import Child, ConsentRecord, Member, Pet, PointsEntry, Profile, Reward, Voucher
-from members.selectors import usable_vouchers
-from members.services.context import loyalty_context
+from members.selectors import (
+    card_progress_percent,
+    loyalty_context,
+    member_card,
+    next_gift,
+    usable_vouchers,
+)
 from members.services.points import points_expiring_soon, points_redeem
 from members.services.privacy import erasure_summary, member_erase, member_export
-from members.services.profiles import (
-    marketing_opt_out,
-)
-from members.views import _portal_member, _qr_svg
+from members.services.profiles import marketing_opt_out
+from members.views.profile_pages import profile_section_post
 from scrm.exceptions import ApplicationError
+
+
+def _qr_svg(data: str, scale: int = 6) -> str:
+    qr = segno.make(data, error="m")
+    svg = qr.svg_inline(scale=scale, border=2, dark="#1f2430", light="#ffffff", omitsize=True)
+    return mark_safe(svg)  # noqa: S308
+
+
+def _portal_member(request: HttpRequest) -> Member:
+    member = Member.objects.select_related("store").filter(user=request.user).first()
+    if member is None:
+        raise PermissionDenied
+    return member
+
+
+@member_required
+def portal_home(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    ctx = loyalty_context()
+    card = member_card(member, tiers=ctx.tiers)
+    expiring, expires_at = points_expiring_soon(member)
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "member": member,
+            "card": card,
+            "expiring": expiring,
+            "expires_at": expires_at,
+            "qr": _qr_svg(member.code, 5),
+            "progress": card_progress_percent(card, ctx.tiers),
+            "gift_ahead": next_gift(member, ctx.milestones),
+            "tab": "home",
+        },
+    )
+
+
+@member_required
+def portal_card(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    return render(
+        request,
+        "portal/card.html",
+        {"member": member, "qr": _qr_svg(member.code, 8), "tab": "card"},
+    )
+
+
+@member_required
+def portal_account(request: HttpRequest) -> HttpResponse:
+    member = _portal_member(request)
+    return render(request, "portal/account.html", {"member": member, "tab": "account"})
 
 
 @member_required

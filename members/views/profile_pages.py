@@ -1,22 +1,21 @@
-"""Member 360: everything staff know about one member, the forms that change it, handover and
-privacy. Operators edit everything; clerks (their stores' members only) edit taste, skin and notes."""
+"""The Member 360 page and the profile sections, shared by the shells: operators open it in the
+console, clerks reach it from the counter's card (taste, skin and notes are theirs to edit), and
+the portal's profile page saves the same sections through the same handler."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from accounts.access import staff_required
 from accounts.models import User
 from accounts.phones import InvalidPhone, normalize_phone
+from members.forms import ChildForm, ConsentForm, DetailsForm, OwnerForm, PetForm, ProfileForm
 from members.models import (
     AttributeDefinition,
     AttributeValue,
@@ -28,14 +27,14 @@ from members.models import (
     Pet,
     Profile,
 )
-from members.selectors import member_card, members_visible_to
+from members.selectors import member_card
+from members.selectors.timeline import KINDS, member_timeline
 from members.services.members import member_update
-from members.services.ownership import Mode, handover_plan, member_assign_owner, member_handover
-from members.services.privacy import erasure_summary, member_erase, member_export
+from members.services.ownership import member_assign_owner
+from members.services.privacy import erasure_summary
 from members.services.profiles import (
     attribute_set,
     child_save,
-    consent_set,
     marketing_opt_out,
     note_add,
     pet_save,
@@ -44,92 +43,7 @@ from members.services.profiles import (
     tag_add,
     tag_remove,
 )
-from members.timeline import KINDS, member_timeline
 from scrm.exceptions import ApplicationError
-
-
-def _staff_qs():
-    return User.objects.filter(kind=User.Kind.STAFF, is_active=True).order_by("name", "email")
-
-
-class DetailsForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=100, required=False)
-    email = forms.EmailField(label=gettext_lazy("Email"), required=False)
-    birthday = forms.DateField(
-        label=gettext_lazy("Birthday"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-
-
-class ProfileForm(forms.ModelForm):
-    class Meta:
-        model = Profile
-        fields = list(Profile.TASTE_FIELDS + Profile.SKIN_FIELDS)
-        widgets = {
-            f: forms.TextInput()
-            for f in ("likes", "dislikes", "allergies", "diet", "skin_concerns", "skin_sensitivity")
-        }
-
-
-class ChildForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=50, required=False)
-    birth_date = forms.DateField(
-        label=gettext_lazy("Birth date"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    due_date = forms.DateField(
-        label=gettext_lazy("Due date"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-
-
-class PetForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=50)
-    species = forms.ChoiceField(label=gettext_lazy("Species"), choices=Pet.Species.choices)
-    birthday = forms.DateField(
-        label=gettext_lazy("Birthday"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    vaccination = forms.DateField(
-        label=gettext_lazy("Last vaccination"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-
-
-class ConsentForm(forms.Form):
-    sms = forms.BooleanField(label=gettext_lazy("SMS"), required=False)
-    email = forms.BooleanField(label=gettext_lazy("Email"), required=False)
-    wecom = forms.BooleanField(label=gettext_lazy("WeCom"), required=False)
-    portal = forms.BooleanField(label=gettext_lazy("Portal messages"), required=False)
-    frequency = forms.ChoiceField(label=gettext_lazy("Frequency"), choices=Member.Frequency.choices)
-
-    def save(self, member: Member, *, source: str, actor: User | None, request=None) -> None:
-        d = self.cleaned_data
-        consent_set(
-            member=member,
-            consent={c: d[c] for c in Member.CONSENT_CHANNELS},
-            frequency=d["frequency"],
-            source=source,
-            actor=actor,
-            request=request,
-        )
-
-
-class OwnerForm(forms.Form):
-    owner = forms.ModelChoiceField(
-        label=gettext_lazy("Owner"), queryset=_staff_qs(), required=False
-    )
-
-
-def _member_for(request: HttpRequest, code: str) -> Member:
-    return get_object_or_404(
-        members_visible_to(request.user).select_related("owner", "user"), code=code.upper()
-    )
 
 
 def _can_manage(user: User) -> bool:
@@ -197,11 +111,6 @@ def _page(
         "active": "members",
     }
     return render(request, "members/member_detail.html", context, status=status)
-
-
-@staff_required("use_console")
-def member_detail(request: HttpRequest, code: str) -> HttpResponse:
-    return member_detail_page(request, _member_for(request, code))
 
 
 def member_detail_page(request: HttpRequest, member: Member) -> HttpResponse:
@@ -319,103 +228,3 @@ def _handle(request: HttpRequest, member: Member, section: str, bound: dict) -> 
     else:
         raise ApplicationError(_("Unknown action."))
     return None
-
-
-@staff_required("use_console", "view_audit_log")
-def member_privacy_export(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member_for(request, code)
-    if request.method != "POST":
-        return redirect("members:detail", code=member.code)
-    data = member_export(member=member, actor=request.user, request=request)
-    response = HttpResponse(data, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="member-{member.code}.zip"'
-    return response
-
-
-@staff_required("use_console", "view_audit_log")
-def member_privacy_erase(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member_for(request, code)
-    if request.method != "POST":
-        return redirect("members:detail", code=member.code)
-    if request.POST.get("confirm_code", "").strip().upper() != member.code:
-        messages.error(request, _("Type the member code to confirm the erasure."))
-        return redirect("members:detail", code=member.code)
-    try:
-        member_erase(member=member, actor=request.user, request=request)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The member's personal data was erased."))
-    return redirect("members:detail", code=member.code)
-
-
-# --- Handover ---------------------------------------------------------------------------------
-
-
-class HandoverForm(forms.Form):
-    from_owner = forms.ModelChoiceField(
-        label=gettext_lazy("Departing staff member"),
-        queryset=User.objects.filter(kind=User.Kind.STAFF).order_by("name"),
-    )
-    mode = forms.ChoiceField(
-        label=gettext_lazy("How"),
-        choices=[
-            (Mode.ONE, gettext_lazy("All to one colleague")),
-            (Mode.ROUND_ROBIN, gettext_lazy("Evenly across colleagues (round-robin)")),
-            (Mode.BY_STORE, gettext_lazy("By store: to the colleagues of each member's store")),
-        ],
-        widget=forms.RadioSelect,
-        initial=Mode.ONE,
-    )
-    to_owners = forms.ModelMultipleChoiceField(
-        label=gettext_lazy("Colleagues"), queryset=_staff_qs(), widget=forms.CheckboxSelectMultiple
-    )
-
-
-@staff_required("use_console", "manage_members")
-def handover(request: HttpRequest) -> HttpResponse:
-    form = HandoverForm(request.POST or request.GET or None)
-    plan = None
-    error = ""
-    owners = {}
-    if form.is_bound and form.is_valid():
-        d = form.cleaned_data
-        try:
-            if request.method == "POST" and request.POST.get("confirm"):
-                plan = member_handover(
-                    from_owner=d["from_owner"],
-                    mode=d["mode"],
-                    to_owners=list(d["to_owners"]),
-                    actor=request.user,
-                    expected=int(request.POST.get("expected") or -1),
-                    request=request,
-                )
-                messages.success(
-                    request,
-                    _("%(n)s members handed over from %(name)s.")
-                    % {"n": plan.total, "name": d["from_owner"].display_name},
-                )
-                return redirect("members:handover")
-            plan = handover_plan(
-                from_owner=d["from_owner"], mode=d["mode"], to_owners=list(d["to_owners"])
-            )
-            owners = {u.pk: u for u in d["to_owners"]}
-        except ApplicationError as exc:
-            error = exc.message
-            for f, msgs in (exc.fields or {}).items():
-                if f in form.fields:
-                    for m in msgs:
-                        form.add_error(f, m)
-    return render(
-        request,
-        "members/handover.html",
-        {
-            "form": form,
-            "plan": plan,
-            "per_owner": [(owners.get(pk), n) for pk, n in plan.per_owner.most_common()]
-            if plan
-            else [],
-            "error": error,
-            "active": "handover",
-        },
-    )

@@ -180,7 +180,7 @@ def _text_q(path: str) -> Callable[[str, Any, date], Q]:
 
 
 def _tiers() -> list[tuple[str, str]]:
-    from members.services.context import loyalty_context
+    from members.selectors.rules import loyalty_context
 
     return [(t.code, t.name) for t in loyalty_context().tiers]
 
@@ -587,3 +587,23 @@ MARKETABLE = (
     & ~Q(frequency=Member.Frequency.SERVICE)
     & (Q(consent_sms=True) | Q(consent_email=True) | Q(consent_wecom=True) | Q(consent_portal=True))
 )
+
+
+# --- Audiences ---------------------------------------------------------------------------------
+
+
+def segment_members(*, user, definition: dict, for_marketing: bool = False):
+    """The members of a (cleaned) definition the user may see; marketing audiences only hold
+    members who may be reached: consent on a channel and no opt-out, at the moment of asking."""
+    from members.selectors.members import members_visible_to
+
+    qs = members_visible_to(user).filter(segment_q(definition), erased_at__isnull=True)
+    return qs.filter(MARKETABLE) if for_marketing else qs
+
+
+def segment_counts(*, user, definition: dict) -> dict[str, int]:
+    """The matching count and, separately, how many of them marketing may reach."""
+    from members.selectors.members import members_visible_to
+
+    qs = members_visible_to(user).filter(segment_q(definition), erased_at__isnull=True)
+    return qs.aggregate(total=Count("pk"), reachable=Count("pk", filter=Q(MARKETABLE)))

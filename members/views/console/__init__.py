@@ -1,0 +1,1 @@
+"""The members app in the operators' console."""
