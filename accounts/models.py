@@ -15,10 +15,6 @@ from django.utils.translation import pgettext_lazy
 from accounts import roles
 from accounts.roles import PERMISSIONS
 
-TIME_ZONE_CHOICES = sorted(
-    (tz, tz) for tz in zoneinfo.available_timezones() if tz.startswith(("Asia/", "UTC"))
-)
-
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():

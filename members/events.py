@@ -206,10 +206,6 @@ def consumer_register(
     return consumer
 
 
-def consumer_unregister(name: str) -> None:
-    _consumers.pop(name, None)
-
-
 def consumers() -> list[Consumer]:
     return [_consumers[n] for n in sorted(_consumers)]
 

@@ -42,9 +42,11 @@ console_urlpatterns = [
     path("<str:code>/privacy/erase/", member360.member_privacy_erase, name="privacy_erase"),
 ]
 
-# The console's home page (the dashboard) lives at /console/ itself.
+# The console's home page (the dashboard) lives at /console/ itself; /console/segments/ (where an
+# operator may type it) leads to the segments.
 console_home_urlpatterns = [
     path("", dashboard.console_home, name="home"),
+    path("segments/", dashboard.segments_redirect, name="segments"),
 ]
 
 counter_urlpatterns = [

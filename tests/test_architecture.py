@@ -118,3 +118,99 @@ def test_a_lower_app_names_no_url_of_a_higher_one(app):
         for m in pattern.finditer(p.read_text())
     ]
     assert hits == []
+
+
+# --- Dead code -----------------------------------------------------------------------------------
+
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _used_words(paths: list[Path]) -> dict[str, int]:
+    """Every identifier and every word inside a string, over these files, leaving out import
+    statements and ``__all__`` (a re-export is not a use)."""
+    counts: dict[str, int] = {}
+
+    def add(word: str) -> None:
+        counts[word] = counts.get(word, 0) + 1
+
+    for path in paths:
+        text = path.read_text()
+        if path.suffix != ".py":
+            for w in WORD.findall(text):
+                add(w)
+            continue
+        tree = ast.parse(text)
+        skip: set[int] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) or (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+            ):
+                skip.update(id(n) for n in ast.walk(node))
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.Name):
+                add(node.id)
+            elif isinstance(node, ast.Attribute):
+                add(node.attr)
+            elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+                add(node.name)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for w in WORD.findall(node.value):
+                    add(w)
+    return counts
+
+
+def _dead_code(root: Path) -> list[str]:
+    """Top-level functions, classes and CONSTANTS of the apps that nothing uses: not another
+    module, a template, a script, a setting (by its dotted path) nor the benchmarks. Things
+    registered where they are defined (admin classes, tasks, template tags, receivers, schema
+    extensions) and Django's own entry points (settings, AppConfig, commands, migrations) are left
+    out."""
+    app_files = [p for app in APPS for p in (root / app).rglob("*.py")]
+    corpus = [
+        *app_files,
+        *(root / "bench").rglob("*.py"),
+        *(root / "templates").rglob("*.html"),
+        *(root / "static" / "js").rglob("*.js"),
+    ]
+    used = _used_words(corpus)
+    dead = []
+    for path in app_files:
+        rel = path.relative_to(root)
+        if {"migrations", "settings", "management"} & set(rel.parts) or path.name == "apps.py":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                decorators = " ".join(ast.unparse(d) for d in node.decorator_list)
+                if any(k in decorators for k in ("register", "task", "receiver")) or (
+                    isinstance(node, ast.ClassDef)
+                    and any("Extension" in ast.unparse(b) for b in node.bases)
+                ):
+                    continue  # registered where it is defined
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name) and t.id.isupper()]
+            else:
+                continue
+            dead += [f"{rel}:{node.lineno} {n}" for n in names if used.get(n, 0) <= 1]
+    return dead
+
+
+def test_no_function_class_or_constant_goes_unused():
+    assert _dead_code(ROOT) == []
+
+
+def test_the_dead_code_check_finds_an_unused_function(tmp_path):
+    for app in APPS:
+        (tmp_path / app).mkdir()
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "members" / "services.py").write_text(
+        "def voucher_issue_many():\n    return 1\n\n\ndef used():\n    return 2\n"
+    )
+    (tmp_path / "members" / "__init__.py").write_text(
+        "from members.services import used, voucher_issue_many\n\n"
+        "__all__ = ['used', 'voucher_issue_many']\n\nused()\n"
+    )
+    assert _dead_code(tmp_path) == ["members/services.py:1 voucher_issue_many"]

@@ -150,3 +150,132 @@ def test_chinese_and_english_catalogs_are_complete():
         assert po.untranslated_entries() == [], lang
         assert po.fuzzy_entries() == [], lang
         assert len(po) > 200
+
+
+@pytest.mark.parametrize("module", ["scrm.wsgi", "scrm.asgi", "scrm.celery"])
+def test_servers_and_workers_default_to_production_settings(module):
+    """A deployment that forgets DJANGO_SETTINGS_MODULE must not serve with DEBUG on: the WSGI and
+    ASGI entry points and the Celery app load production settings, which refuse to start without
+    their secrets, and run with DEBUG off when they have them."""
+    script = (
+        f"import importlib, django.conf; importlib.import_module({module!r});"
+        "from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)"
+    )
+    base = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}}
+    bare = {k: v for k, v in base.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}}
+    refused = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=bare, capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "SECRET_KEY" in refused.stderr
+    ok = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**base, **GOOD_ENV, "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert ok.stdout.split() == ["scrm.settings.production", "False"]
+
+
+def test_the_demo_broker_writes_nothing_into_the_working_directory(tmp_path):
+    """The file-system broker of the demo wrote a control/ folder (its exchange tables) into
+    whatever directory the worker started in; everything it keeps now lives under var/."""
+    script = (
+        "import django; django.setup();"
+        "from django.conf import settings;"
+        "from scrm.celery import app;"
+        "from scrm.tasks import heartbeat;"
+        "heartbeat.apply_async();"
+        "app.control.broadcast('ping', reply=False);"
+        "print(settings.CELERY_BROKER_TRANSPORT_OPTIONS['control_folder'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "scrm.settings.local", "PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+    control = Path(result.stdout.strip())
+    assert control.is_relative_to(ROOT / "var") and any(control.glob("*.exchange"))
+    assert not (ROOT / "control").exists()
+
+
+@pytest.mark.django_db
+def test_uploads_go_to_s3_compatible_object_storage_when_a_bucket_is_configured(tmp_path, settings):
+    """With STORAGE_BUCKET (and an endpoint, as for Aliyun OSS, Tencent COS or MinIO) an import file
+    goes to the bucket, where a worker on another machine finds it; nothing is written to the
+    local disk. The bucket is a real S3 protocol server on a local socket (moto)."""
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        keys = {"aws_access_key_id": "test-key", "aws_secret_access_key": "test-secret"}
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
+        s3.create_bucket(Bucket="scrm-uploads")
+        env = {
+            "STORAGE_BUCKET": "scrm-uploads",
+            "STORAGE_ENDPOINT_URL": endpoint,
+            "STORAGE_ACCESS_KEY_ID": "test-key",
+            "STORAGE_SECRET_ACCESS_KEY": "test-secret",
+            "STORAGE_REGION": "us-east-1",
+            "STORAGE_ADDRESSING_STYLE": "path",
+            "STORAGE_PREFIX": "scrm",
+        }
+        storages = _storages_from(env)
+        settings.STORAGES = storages
+        settings.MEDIA_ROOT = tmp_path / "media"
+        _import_through_storage()
+        objects = s3.list_objects_v2(Bucket="scrm-uploads").get("Contents", [])
+        assert [o["Key"] for o in objects if o["Key"].endswith(".csv")]
+        assert all(o["Key"].startswith("scrm/imports/") for o in objects)
+        assert not (tmp_path / "media").exists()
+    finally:
+        server.stop()
+
+
+def _storages_from(env: dict) -> dict:
+    """STORAGES as scrm.settings.base builds it from these variables (in a fresh interpreter)."""
+    import json
+
+    script = (
+        "import json, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'scrm.settings.local');"
+        "from django.conf import settings; print(json.dumps(settings.STORAGES))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": "scrm.settings.local"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    storages = json.loads(result.stdout)
+    assert storages["default"]["BACKEND"] == "storages.backends.s3.S3Storage"
+    return storages
+
+
+def _import_through_storage() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from members.models import ImportJob
+    from members.services.imports import import_create, import_validate
+
+    job = import_create(
+        kind=ImportJob.Kind.MEMBERS,
+        upload=SimpleUploadedFile("members.csv", b"phone,name\n13800138000,Lin\n"),
+        actor=None,
+    )
+    assert job.file.storage.__class__.__name__ == "S3Storage"
+    job = import_validate(job_id=job.pk)  # reads the file back from the bucket
+    assert job.status == ImportJob.Status.READY and job.total_rows == 1

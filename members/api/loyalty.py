@@ -28,7 +28,7 @@ from members.models import Member, Order, Reward, Tier, Voucher
 from members.services import order_ingest, order_refund, points_redeem, voucher_redeem
 from members.services.idempotency import idempotency_replay, idempotency_store, request_hash
 from members.services.order_batch import order_ingest_many
-from members.services.points import lock_member
+from members.services.points import member_lock
 from scrm.exceptions import ApplicationError, error_body
 
 MAX_BATCH = 1000
@@ -190,7 +190,7 @@ class RedemptionCreateApi(APIView):
         hash_ = request_hash(request.data)
         scope = f"redeem:{member.pk}"
         with transaction.atomic():
-            lock_member(member)  # serialises attempts with the same key
+            member_lock(member)  # serialises attempts with the same key
             record = idempotency_replay(scope=scope, key=key, hash_=hash_)
             if record is not None:
                 return Response(record.response, status=200)

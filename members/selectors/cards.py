@@ -14,7 +14,7 @@ from django.utils import timezone
 from members import loyalty
 from members.models import GiftGrant, LoyaltySettings, Member, Order, Tier, Voucher
 from members.selectors.members import store_code
-from members.selectors.rules import loyalty_context, milestone_rule, tier_rule
+from members.selectors.rules import loyalty_context, milestone_rule, tier_rules_of
 
 COUNTED = [Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED]
 
@@ -134,10 +134,12 @@ def member_card(
 ) -> dict[str, Any]:
     """The member card of API.md. Works on a locked member inside an order's transaction. The
     vouchers are those usable now (``usable_vouchers``) unless the caller passes its own."""
-    tiers = tiers or loyalty_context().tiers
+    ctx = loyalty_context() if tiers is None else None
+    tiers = ctx.tiers if ctx is not None else tiers
+    assert tiers is not None
     tier = next((t for t in tiers if t.pk == member.tier_id), tiers[0])
     s = current_standing or standing(member)
-    p = loyalty.progress(tier.rank, s, [tier_rule(t) for t in tiers])
+    p = loyalty.progress(tier.rank, s, tier_rules_of(tiers))
     next_tier = None
     if p.next_tier is not None:
         missing: dict[str, Any] = {}
@@ -189,7 +191,7 @@ def card_progress_percent(card: dict[str, Any], tiers: list[Tier]) -> int:
     """How far along the way to the next tier the card's member is, 0-100."""
     tier = next((t for t in tiers if t.code == card["tier"]["code"]), tiers[0])
     s = loyalty.Standing(card["purchase_count"], Decimal(card["annual_spend"]))
-    return loyalty.progress(tier.rank, s, [tier_rule(t) for t in tiers]).percent
+    return loyalty.progress(tier.rank, s, tier_rules_of(tiers)).percent
 
 
 def next_gift(member: Member, milestones=None) -> dict[str, Any] | None:

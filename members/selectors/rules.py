@@ -83,6 +83,18 @@ class LoyaltyContext:
 _cached: LoyaltyContext | None = None
 
 
+def tier_rules_of(tiers: list[Tier]) -> list[loyalty.TierRule]:
+    """The plain rules of a ladder: the cached context's own when ``tiers`` is the cached ladder
+    (a card per order of a batch must not rebuild them), without a query."""
+    if (
+        _cached is not None
+        and len(tiers) == len(_cached.tiers)
+        and all(a is b for a, b in zip(tiers, _cached.tiers, strict=True))
+    ):
+        return _cached.tier_rules
+    return [tier_rule(t) for t in tiers]
+
+
 def loyalty_context() -> LoyaltyContext:
     global _cached
     settings = LoyaltySettings.current()

@@ -51,7 +51,7 @@ from members.services.members import member_enrol_many
 from members.services.orders import (
     ENTRY_COLUMNS,
     OrderIn,
-    gift_for,
+    gift_for_milestone,
     is_member_code,
     ledger_rows,
     log_rows,
@@ -59,7 +59,7 @@ from members.services.orders import (
     order_ingest,
     order_validate,
     outcome_events,
-    product_ids,
+    product_ids_for,
 )
 from members.services.vouchers import vouchers_check_for_order
 from scrm.bulk import copy_rows, rows_to_instances
@@ -386,7 +386,7 @@ def _ingest_set_based(
     created_by_id = actor.pk if actor and actor.pk else None
     order_ids = _order_ids(items, new, member_of, created_by_id=created_by_id, postgres=postgres)
     ladder = card_ladder(tiers) if card else {}
-    ids = product_ids(line for i in new for line in items[i][0].lines)
+    ids = product_ids_for(line for i in new for line in items[i][0].lines)
 
     # Rows as plain tuples (ENTRY_COLUMNS, ORDER_COLUMNS, LINE_COLUMNS): no model instances.
     entries: list[tuple] = []
@@ -451,7 +451,7 @@ def _ingest_set_based(
             reached_rows.append(MilestoneReached(member=m, milestone=milestone, order_id=order_id))
             if milestone.reward == Milestone.Reward.GIFT:
                 # Saved at once (gifts are rare): its id goes into the result and the events.
-                gift = gifts[milestone.code] = gift_for(m.pk, milestone, order_id)
+                gift = gifts[milestone.code] = gift_for_milestone(m.pk, milestone, order_id)
                 gift.save()
                 state.gifts.append(gift)
         codes_used = [c.strip().upper() for c in data.vouchers]

@@ -43,7 +43,7 @@ from members.selectors.rules import LoyaltyContext, loyalty_context
 from members.services.idempotency import mismatch_error, request_hash
 from members.services.lifecycle import lifecycle_refresh
 from members.services.members import member_enrol
-from members.services.points import append_entry, lock_member
+from members.services.points import member_lock, points_entry_append
 from members.services.tiers import tier_evaluate
 from members.services.vouchers import vouchers_redeem_for_order
 from scrm.bulk import rows_to_instances
@@ -102,7 +102,7 @@ def _member_for(
         ) from exc
     channel = Member.Channel.STORE if store else Member.Channel.ONLINE
     member, _created = member_enrol(phone=ref, store=store, channel=channel, actor=actor, via=via)
-    return lock_member(member)
+    return member_lock(member)
 
 
 # SKU -> product id of committed products only: an id is added when the transaction that found or
@@ -110,7 +110,7 @@ def _member_for(
 _product_ids: dict[str, int] = {}
 
 
-def product_ids(lines: Iterable[LineIn]) -> dict[str, int]:
+def product_ids_for(lines: Iterable[LineIn]) -> dict[str, int]:
     """The product id of each line's SKU; a SKU not in the catalogue is added with the line's name
     and category (concurrent first uses of one SKU make one product)."""
     first: dict[str, LineIn] = {}
@@ -323,7 +323,7 @@ def log_rows(
     return rows
 
 
-def gift_for(member_id: int, milestone: Milestone, order_id: int) -> GiftGrant:
+def gift_for_milestone(member_id: int, milestone: Milestone, order_id: int) -> GiftGrant:
     """The gift a milestone grants (not saved); it waits until a clerk hands it over."""
     return GiftGrant(
         member_id=member_id,
@@ -362,7 +362,7 @@ def _ingest_locked(
         request_hash=hash_,
         created_by=actor if actor and actor.pk else None,
     )
-    ids = product_ids(data.lines)
+    ids = product_ids_for(data.lines)
     OrderLine.objects.bulk_create(
         [
             OrderLine(
@@ -457,7 +457,7 @@ def _ingest_locked(
         milestone = ctx.milestone(rule.id)
         MilestoneReached.objects.create(member=member, milestone=milestone, order=order)
         if milestone.reward == Milestone.Reward.GIFT:
-            gift = gift_for(member.pk, milestone, order.pk)
+            gift = gift_for_milestone(member.pk, milestone, order.pk)
             gift.save()
             gifts[milestone.code] = gift
     caused = [{"type": "voucher_redeemed", "voucher": v.code} for v in redeemed]
@@ -487,7 +487,7 @@ def _ingest_locked(
     return result, True
 
 
-def counter_order(
+def order_from_quote(
     *, quote: Quote, member: Member, store: Store, token: str, placed_at: datetime
 ) -> tuple[OrderIn, str]:
     """The order a confirmed counter quote books, and its fingerprint: the quote's total spread
@@ -619,7 +619,7 @@ def _refund_amount(
 def _refund_locked(
     *, order_id: int, member_id: int, data: RefundIn, hash_: str
 ) -> tuple[dict[str, Any], bool]:
-    member = lock_member(member_id)
+    member = member_lock(member_id)
     order = Order.objects.select_for_update().get(pk=order_id)
     existing = Refund.objects.filter(source=order.source, external_id=data.external_id).first()
     if existing is not None:
@@ -654,7 +654,7 @@ def _refund_locked(
         balance=member.points_balance,
     )
     if reversal.taken:
-        append_entry(
+        points_entry_append(
             member=member,
             kind=PointsEntry.Kind.REVERSE,
             points=-reversal.taken,
@@ -741,7 +741,7 @@ def _undo_milestones(*, member: Member, order: Order) -> list[dict[str, Any]]:
         for points in bonus:
             taken = min(points, member.points_balance)
             if taken:
-                append_entry(
+                points_entry_append(
                     member=member,
                     kind=PointsEntry.Kind.REVERSE,
                     points=-taken,
@@ -797,8 +797,8 @@ __all__ = [
     "LineIn",
     "OrderIn",
     "RefundIn",
-    "counter_order",
     "gift_fulfil",
+    "order_from_quote",
     "order_ingest",
     "order_refund",
 ]

@@ -28,7 +28,7 @@ from scrm.bulk import copy_insert, insert_arrays
 from scrm.exceptions import ApplicationError
 
 
-def lock_member(member: Member | int) -> Member:
+def member_lock(member: Member | int) -> Member:
     pk = member if isinstance(member, int) else member.pk
     # No join here: under READ COMMITTED, a row re-checked after waiting for the lock keeps the
     # joined rows of the first read, so a join would show a tier the member no longer holds.
@@ -40,7 +40,7 @@ def points_expiry(earned_at: datetime, settings: LoyaltySettings) -> datetime | 
     return loyalty.points_expiry(earned_at, rules_of(settings))
 
 
-def append_entry(
+def points_entry_append(
     *,
     member: Member,
     kind: str,
@@ -101,7 +101,7 @@ def points_redeem(
         raise ApplicationError(
             _("Redeem a positive number of points."), fields={"points": [_("Must be at least 1.")]}
         )
-    member = lock_member(member)
+    member = member_lock(member)
     entry_key = f"redeem:{member.pk}:{key}"
     existing = PointsEntry.objects.filter(idempotency_key=entry_key).first()
     if existing is not None:
@@ -113,7 +113,7 @@ def points_redeem(
                 "points": [_("This reward costs %(cost)s points.") % {"cost": reward.points_cost}]
             },
         )
-    entry = append_entry(
+    entry = points_entry_append(
         member=member,
         kind=PointsEntry.Kind.REDEEM,
         points=-points,
@@ -169,14 +169,14 @@ def points_adjust(
         raise ApplicationError(
             _("Give a reason."), fields={"reason": [_("This field is required.")]}
         )
-    member = lock_member(member)
+    member = member_lock(member)
     key = key or f"adjust:{member.pk}:{timezone.now().isoformat()}"
     existing = PointsEntry.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
     now = timezone.now()
     before = member.points_balance
-    entry = append_entry(
+    entry = points_entry_append(
         member=member,
         kind=kind,
         points=points,
@@ -212,11 +212,11 @@ def expirable_now(member_id: int, now: datetime) -> int:
 
 def points_expire_member(*, member_id: int, now: datetime) -> int:
     with transaction.atomic():
-        member = lock_member(member_id)
+        member = member_lock(member_id)
         amount = min(expirable_now(member.pk, now), member.points_balance)
         if amount <= 0:
             return 0
-        append_entry(
+        points_entry_append(
             member=member,
             kind=PointsEntry.Kind.EXPIRE,
             points=-amount,

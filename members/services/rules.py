@@ -248,14 +248,14 @@ def tiers_reevaluate_all() -> int:
     """After new rules: every member to the tier the rules give, both ways, cause ``rules``."""
     from members.models import TierChange
     from members.selectors.rules import loyalty_context
-    from members.services.points import lock_member
+    from members.services.points import member_lock
     from members.services.tiers import tier_evaluate
 
     ctx = loyalty_context()
     changed = 0
     for pk in Member.objects.values_list("pk", flat=True).iterator():
         with transaction.atomic():
-            member = lock_member(pk)
+            member = member_lock(pk)
             if tier_evaluate(
                 member=member, cause=TierChange.Cause.RULES, tiers=ctx.tiers, settings=ctx.settings
             ):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from members import events, loyalty
 from members.models import LoyaltySettings, Member, Order, Tier, TierChange
 from members.selectors.cards import standing
-from members.selectors.rules import loyalty_context, tier_rule
+from members.selectors.rules import loyalty_context, tier_rule, tier_rules_of
 
 
 def _change(
@@ -53,10 +53,13 @@ def tier_evaluate(
     at = as_of or timezone.now()
     s = current_standing or standing(member, as_of=at, settings=settings)
     current = member.tier
+    rules = tier_rules_of(tiers)
     decision = loyalty.tier_decision(
-        current=tier_rule(current) if current is not None else None,
+        current=next((r for r in rules if r.id == current.pk), tier_rule(current))
+        if current is not None
+        else None,
         s=s,
-        tiers=[tier_rule(t) for t in tiers],
+        tiers=rules,
         cause=cause,
         downgrade_due_at=member.downgrade_due_at,
         at=at,
@@ -83,7 +86,7 @@ def tier_evaluate(
 
 def tiers_evaluate_daily(*, now: datetime | None = None) -> int:
     """Members above the entry tier whose window may have lapsed, and those already pending."""
-    from members.services.points import lock_member
+    from members.services.points import member_lock
 
     now = now or timezone.now()
     ctx = loyalty_context()
@@ -92,7 +95,7 @@ def tiers_evaluate_daily(*, now: datetime | None = None) -> int:
     candidates = Member.objects.filter(tier__rank__gt=0).values_list("pk", flat=True)
     for pk in candidates.iterator():
         with transaction.atomic():
-            member = lock_member(pk)
+            member = member_lock(pk)
             if tier_evaluate(
                 member=member,
                 cause=TierChange.Cause.DAILY,

@@ -38,7 +38,7 @@ from members.selectors import (
 )
 from members.selectors.quotes import basket_quote
 from members.services.members import member_enrol
-from members.services.orders import counter_order, gift_fulfil, order_ingest
+from members.services.orders import gift_fulfil, order_from_quote, order_ingest
 from members.services.profiles import consent_set, note_add
 from members.services.vouchers import voucher_redeem
 from members.views.profile_pages import member_detail_page
@@ -295,7 +295,7 @@ def counter_purchase(request: HttpRequest, store: Store, member: Member) -> Http
         if not quote.lines:
             quote.errors.setdefault("lines", []).append(_("Add at least one product."))
         if not quote.errors:
-            data, fingerprint = counter_order(
+            data, fingerprint = order_from_quote(
                 quote=quote, member=member, store=store, token=token, placed_at=timezone.now()
             )
             try:

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -87,18 +88,35 @@ def portal_account(request: HttpRequest) -> HttpResponse:
 
 @member_required
 def portal_vouchers(request: HttpRequest) -> HttpResponse:
+    """Usable vouchers with their QR; those not usable yet with the day they start; then the used
+    and expired ones (an expired voucher shows as expired even before the nightly job marks it)."""
     member = _portal_member(request)
-    vouchers = [(v, _qr_svg(v.code, 4)) for v in usable_vouchers(member)]
+    now = timezone.now()
+    usable = list(usable_vouchers(member, now))
+    vouchers = [(v, _qr_svg(v.code, 4)) for v in usable]
+    upcoming = list(
+        Voucher.objects.filter(member=member, status=Voucher.Status.AVAILABLE, valid_from__gt=now)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .select_related("template")
+        .order_by("valid_from")
+    )
     used = (
         Voucher.objects.filter(member=member)
-        .exclude(status=Voucher.Status.AVAILABLE)
+        .filter(~Q(status=Voucher.Status.AVAILABLE) | Q(expires_at__lte=now))
         .select_related("template")
         .order_by("-issued_at")[:10]
     )
     return render(
         request,
         "portal/vouchers.html",
-        {"member": member, "vouchers": vouchers, "used": used, "tab": "wallet"},
+        {
+            "member": member,
+            "vouchers": vouchers,
+            "upcoming": upcoming,
+            "used": used,
+            "now": now,
+            "tab": "wallet",
+        },
     )
 
 

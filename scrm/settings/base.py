@@ -203,11 +203,37 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = VAR_DIR / "media"
+
+# --- Uploaded files -----------------------------------------------------------------------------
+# Import files live on the local file system (MEDIA_ROOT) by default: enough for one machine. With
+# STORAGE_BUCKET set they live in S3-compatible object storage (AWS S3, Aliyun OSS, Tencent COS,
+# MinIO) through django-storages, so a worker on any machine reads the file the web server took.
+STORAGE_BUCKET = env.str("STORAGE_BUCKET", default="")
+if STORAGE_BUCKET:
+    DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": STORAGE_BUCKET,
+            "endpoint_url": env.str("STORAGE_ENDPOINT_URL", default="") or None,
+            "access_key": env.str("STORAGE_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("STORAGE_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("STORAGE_REGION", default="") or None,
+            # "virtual" for Aliyun OSS and Tencent COS, "path" for MinIO.
+            "addressing_style": env.str("STORAGE_ADDRESSING_STYLE", default="") or None,
+            "signature_version": "s3v4",
+            "location": env.str("STORAGE_PREFIX", default=""),
+            "file_overwrite": False,
+            "default_acl": None,  # the bucket's own (keep it private)
+            "querystring_auth": True,
+        },
+    }
+else:
+    DEFAULT_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-MEDIA_ROOT = VAR_DIR / "media"
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, INSECURE_DEFAULT_SECRET_KEY, REDIS_URL, env
+from .base import DATABASES, DEFAULT_STORAGE, INSECURE_DEFAULT_SECRET_KEY, REDIS_URL, env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -22,7 +22,7 @@ if not REDIS_URL:
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,  # local disk, or object storage with STORAGE_BUCKET
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 SCRM_SMS_SHOW_IN_PAGE = False

@@ -7,10 +7,6 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SCRM_SMS_BACKEND = "accounts.sms.MemoryBackend"
 SCRM_SMS_SHOW_IN_PAGE = False
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
 WHITENOISE_AUTOREFRESH = True
 if REDIS_URL:
     # The broker gets the next database number: tests flush the cache database between tests.
@@ -30,7 +26,8 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-DATABASES["default"]["TEST"] = {"NAME": "test_scrm"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["TEST"] = {"NAME": "test_scrm"}
 
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" and not env.bool(
     "SCRM_TEST_ALLOW_SQLITE", default=False

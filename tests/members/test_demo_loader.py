@@ -17,7 +17,7 @@ from tests.factories import MemberFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_bulk_ledgers_and_tiers_match_what_the_engine_computes(store_sh):
+def test_loaded_ledgers_and_tiers_match_what_the_engine_computes(store_sh):
     result = dataset_load(members=60, orders_per_member=6, log=lambda _m: None)
     assert result["members"] == 60 and result["orders"] > 200
     call_command("ledger_verify", stdout=StringIO())
@@ -47,7 +47,7 @@ def test_bulk_ledgers_and_tiers_match_what_the_engine_computes(store_sh):
     assert checked >= 3
 
 
-def test_bulk_members_past_the_fifth_purchase_have_their_gift_milestone(store_sh):
+def test_loaded_members_past_the_fifth_purchase_have_their_gift_milestone(store_sh):
     from members.models import GiftGrant, MilestoneReached
 
     dataset_load(members=40, orders_per_member=6, log=lambda _m: None)

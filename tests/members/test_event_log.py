@@ -47,21 +47,20 @@ class Recorder:
 
 
 @pytest.fixture
-def consumer():
-    made: list[str] = []
+def consumer(monkeypatch):
+    """Registers test consumers; the registry is as it was after the test."""
+    monkeypatch.setattr(events, "_consumers", dict(events._consumers))
 
     def register(name="test.consumer", *, start="beginning", **kw) -> Recorder:
         recorder = Recorder(kw.pop("fail_times", 0))
         events.consumer_register(name, recorder, start=start, **kw)
-        made.append(name)
         return recorder
 
-    yield register
-    for name in made:
-        events.consumer_unregister(name)
+    return register
 
 
 @pytest.mark.django_db
+@pytest.mark.sqlite
 def test_an_event_is_written_in_the_transaction_of_its_change(member):
     with pytest.raises(RuntimeError), transaction.atomic():
         buy(member, 100)
@@ -84,12 +83,14 @@ def test_the_log_is_append_only(member):
 
 
 @pytest.mark.django_db
+@pytest.mark.sqlite
 def test_an_unknown_type_is_refused():
     with pytest.raises(ValueError, match="unknown event type"):
         events.event_record("no_such_thing", member_id=None)
 
 
 @pytest.mark.django_db
+@pytest.mark.sqlite
 def test_an_order_logs_what_it_caused_in_the_order_it_happened(member):
     for _ in range(4):
         buy(member, 100)
@@ -113,6 +114,7 @@ def test_an_order_logs_what_it_caused_in_the_order_it_happened(member):
 
 
 @pytest.mark.django_db
+@pytest.mark.sqlite
 def test_a_consumer_in_the_writing_transaction_sees_its_own_events_once(member, consumer):
     got = consumer(types={events.ORDER_INGESTED})
     buy(member, 100)
@@ -122,6 +124,7 @@ def test_a_consumer_in_the_writing_transaction_sees_its_own_events_once(member, 
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.sqlite
 def test_a_new_consumer_starts_now_unless_it_asks_for_the_beginning(consumer):
     member = MemberFactory()
     buy(member, 100)
@@ -136,6 +139,7 @@ def test_a_new_consumer_starts_now_unless_it_asks_for_the_beginning(consumer):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.sqlite
 def test_a_consumer_can_ask_for_some_types_only(consumer):
     tiers = consumer("test.tiers", types={events.TIER_CHANGED})
     member = MemberFactory()
@@ -277,6 +281,7 @@ def test_eight_concurrent_writers_and_a_consumer_every_event_exactly_once_in_mem
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.sqlite
 def test_a_failing_handler_keeps_its_place_and_gets_the_batch_again(consumer):
     got = consumer(fail_times=2, types={events.ORDER_INGESTED})
     member = MemberFactory()

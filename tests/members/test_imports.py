@@ -39,6 +39,7 @@ def upload(client, text, kind="orders", name="orders.csv"):
     )
 
 
+@pytest.mark.sqlite
 def test_a_clean_order_file_is_checked_then_applied_through_the_services(
     operator_client, store_sh, eager, django_capture_on_commit_callbacks
 ):
@@ -71,6 +72,7 @@ def test_a_clean_order_file_is_checked_then_applied_through_the_services(
     assert {f: getattr(member, f) for f in FIELDS} == before
 
 
+@pytest.mark.sqlite
 def test_a_file_with_errors_applies_nothing_unless_bad_rows_are_skipped(
     operator_client, store_sh, eager, django_capture_on_commit_callbacks
 ):
@@ -93,6 +95,7 @@ def test_a_file_with_errors_applies_nothing_unless_bad_rows_are_skipped(
     assert job.status == "done" and Order.objects.count() == 3
 
 
+@pytest.mark.sqlite
 def test_a_failure_while_applying_rolls_the_whole_file_back(
     operator_client, store_sh, eager, django_capture_on_commit_callbacks
 ):
@@ -125,6 +128,7 @@ def test_a_failure_while_applying_rolls_the_whole_file_back(
     assert Order.objects.count() == 1  # only the one made before
 
 
+@pytest.mark.sqlite
 def test_member_file_books_opening_balances(
     operator_client, store_sh, eager, django_capture_on_commit_callbacks
 ):

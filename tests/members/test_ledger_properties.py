@@ -155,6 +155,7 @@ def test_ledger_state_machine():
 
 
 @pytest.mark.django_db
+@pytest.mark.sqlite
 def test_points_earned_in_a_year_expire_at_the_end_of_the_next_year_oldest_first():
     from members.services.points import expirable_now
 
@@ -195,6 +196,7 @@ def test_points_earned_in_a_year_expire_at_the_end_of_the_next_year_oldest_first
 
 
 @pytest.mark.django_db
+@pytest.mark.sqlite
 def test_points_expiring_is_announced_once_30_days_ahead(time_machine):
     from members.services import points_notify_expiring
     from tests.members.helpers import logged
@@ -225,6 +227,7 @@ def test_points_expiring_is_announced_once_30_days_ahead(time_machine):
 
 
 @pytest.mark.django_db
+@pytest.mark.sqlite
 def test_the_nightly_expiry_is_set_based_equal_to_member_by_member_and_idempotent(monkeypatch):
     """The nightly job (chunks of members, a few statements each) books what the one-member
     expiry books, for members with different histories; a rerun books nothing."""

@@ -57,6 +57,7 @@ def test_stage_boundaries_day_89_90_180(m, idle, stage):
     assert m.lifecycle_stage == stage
 
 
+@pytest.mark.sqlite
 def test_stages_by_purchase_count_and_refund_back_to_prospect(m):
     assert m.lifecycle_stage == "prospect"
     seen = []
@@ -74,6 +75,7 @@ def test_stages_by_purchase_count_and_refund_back_to_prospect(m):
     assert m.next_purchase_due is None and m.value_class == ""
 
 
+@pytest.mark.sqlite
 def test_stage_change_logs_lifecycle_changed(m):
     day = date.today()
     buy(m, 100, at=at(day, 0))
@@ -83,6 +85,7 @@ def test_stage_change_logs_lifecycle_changed(m):
     assert got == [(m.pk, "prospect", "first_purchase"), (m.pk, "first_purchase", "dormant")]
 
 
+@pytest.mark.sqlite
 def test_next_purchase_due_from_cycle_and_own_interval(m):
     Product.objects.update_or_create(
         sku="MASK-10", defaults={"name": "Mask", "cycle_days": 30, "kind": "consumable"}
@@ -105,6 +108,7 @@ def test_durable_products_and_unknown_cycles_give_no_due_date(m):
     assert m.next_purchase_due is None
 
 
+@pytest.mark.sqlite
 def test_price_sensitivity_is_the_share_of_discounted_orders(m):
     buy(m, 100)
     buy(m, 100)
@@ -116,6 +120,7 @@ def test_price_sensitivity_is_the_share_of_discounted_orders(m):
     assert m.price_sensitivity == Decimal("0.333")
 
 
+@pytest.mark.sqlite
 def test_rfm_and_value_class_against_the_nightly_cutoffs(store_sh):
     today = DAY + timedelta(days=200)
     members = []

@@ -361,3 +361,50 @@ def test_a_failed_order_by_phone_enrols_nobody(api, store_sh):
     r = post(api, "/api/v1/orders/", body(member_ref="13911112222", vouchers=["VNOSUCH1234"]))
     assert r.status_code == 404
     assert not Member.objects.filter(phone="+8613911112222").exists()
+
+
+def test_a_new_sku_from_a_rolled_back_order_is_made_again_not_reused(api, member):
+    """The SKU -> product cache kept the id of a product whose transaction rolled back: the next
+    order with that SKU failed on the missing product (an IntegrityError, a 500 on the API)."""
+    from django.db import transaction
+
+    from members.models import Product
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        r = post(api, "/api/v1/orders/", body(external_id="RB-1", lines=[_line("ROLLED-1")]))
+        assert r.status_code == 201 and Product.objects.filter(sku="ROLLED-1").exists()
+        raise RuntimeError("the surrounding transaction rolls back")
+    assert not Product.objects.filter(sku="ROLLED-1").exists()
+    again = post(api, "/api/v1/orders/", body(external_id="RB-2", lines=[_line("ROLLED-1")]))
+    assert again.status_code == 201, again.content[:500]
+    assert Product.objects.get(sku="ROLLED-1").order_lines.count() == 1
+    batch = post(
+        api,
+        "/api/v1/orders/batch/",
+        {"orders": [body(external_id="RB-3", lines=[_line("ROLLED-1")])]},
+    )
+    assert batch.json()["results"][0]["status"] == 201
+
+
+def _line(sku: str) -> dict:
+    return {"sku": sku, "name": "New", "category": "test", "quantity": 1, "amount": "299.00"}
+
+
+def test_the_card_lists_only_vouchers_usable_now(api, member, time_machine):
+    """The card listed every available voucher: one past its end (before the nightly job marks it)
+    and one whose start date is still ahead were offered at the counter and in the API."""
+    time_machine.move_to(timezone.now())
+    template = VoucherTemplate.objects.get(code="cny50_over_300")
+    usable = voucher_issue(template=template, member=member)
+    ended = voucher_issue(template=template, member=member)
+    ended.expires_at = timezone.now() - timedelta(minutes=1)
+    ended.save(update_fields=["expires_at"])
+    later = voucher_issue(template=template, member=member)
+    later.valid_from = timezone.now() + timedelta(days=2)
+    later.save(update_fields=["valid_from"])
+    card = api.get(f"/api/v1/members/{member.code}/").json()
+    assert [v["code"] for v in card["vouchers"]] == [usable.code]
+    # The start date counts in an order too, not only at a redemption on its own.
+    paid = [{"sku": "X", "quantity": 1, "amount": "250.00"}]
+    r = post(api, "/api/v1/orders/", body(total="250.00", vouchers=[later.code], lines=paid))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "voucher_not_yet_valid"

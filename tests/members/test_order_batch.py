@@ -25,7 +25,7 @@ from members.services.order_batch import order_ingest_many
 from members.services.orders import RefundIn
 from tests.factories import MemberFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 @pytest.fixture(autouse=True)
@@ -99,7 +99,7 @@ def _strip(result):
     return r
 
 
-def test_bulk_and_one_by_one_agree(store_sh):
+def test_set_based_and_one_by_one_agree(store_sh):
     Milestone.objects.create(
         code="bonus_3rd",
         name_zh="三单奖",
@@ -108,11 +108,11 @@ def test_bulk_and_one_by_one_agree(store_sh):
         reward="points",
         points=150,
     )
-    bulk_members = [MemberFactory(store=store_sh) for _ in range(6)]
+    batch_members = [MemberFactory(store=store_sh) for _ in range(6)]
     twins = [MemberFactory(store=store_sh) for _ in range(6)]
-    twin_of = dict(zip([m.pk for m in bulk_members], twins, strict=True))
+    twin_of = dict(zip([m.pk for m in batch_members], twins, strict=True))
     # One member starts with points debt: an earlier order refunded after its points were spent.
-    for m in (bulk_members[0], twins[0]):
+    for m in (batch_members[0], twins[0]):
         r, _c = order_ingest(
             data=OrderIn(
                 source="pre",
@@ -131,7 +131,7 @@ def test_bulk_and_one_by_one_agree(store_sh):
             hash_="r",
         )
 
-    plan = _orders(bulk_members, 60)
+    plan = _orders(batch_members, 60)
     with CaptureQueriesContext(connection) as q:
         results = order_ingest_many(items=[(data, h) for _m, data, h in plan])
     assert len(q.captured_queries) < 60 + 20  # a few per batch, plus gifts; not a dozen per order
@@ -144,19 +144,19 @@ def test_bulk_and_one_by_one_agree(store_sh):
     assert [s for s, _b in results] == [201] * 60
     for (_s, body), single in zip(results, singles, strict=True):
         assert _strip(body) == _strip(single)
-    for m in bulk_members:
+    for m in batch_members:
         a, b = _state(m), _state(twin_of[m.pk])
         assert a == b, m.code
-    assert any(_state(m)["gifts"] for m in bulk_members)
-    assert any(len(_state(m)["changes"]) for m in bulk_members)
+    assert any(_state(m)["gifts"] for m in batch_members)
+    assert any(len(_state(m)["changes"]) for m in batch_members)
 
 
-def test_bulk_counts_orders_older_than_the_spend_window(store_sh):
+def test_set_based_counts_orders_older_than_the_spend_window(store_sh):
     """The batch reads only orders inside its spend window one by one and counts the older ones:
     a member with old purchases becomes VIP at the 3rd purchase, exactly as one by one."""
-    bulk_members = [MemberFactory(store=store_sh) for _ in range(4)]
+    batch_members = [MemberFactory(store=store_sh) for _ in range(4)]
     twins = [MemberFactory(store=store_sh) for _ in range(4)]
-    for n, m in enumerate(bulk_members + twins):
+    for n, m in enumerate(batch_members + twins):
         for k, days in enumerate((900, 800)[: n % 4 // 2 + 1]):  # one or two old orders
             order_ingest(
                 data=OrderIn(
@@ -171,7 +171,7 @@ def test_bulk_counts_orders_older_than_the_spend_window(store_sh):
             )
     plan = []
     for k in range(12):
-        m = bulk_members[k % 4]
+        m = batch_members[k % 4]
         total = Decimal(600 + 10 * k)
         plan.append(
             (
@@ -188,7 +188,7 @@ def test_bulk_counts_orders_older_than_the_spend_window(store_sh):
             )
         )
     results = order_ingest_many(items=[(data, h) for _m, data, h in plan])
-    twin_of = dict(zip([m.pk for m in bulk_members], twins, strict=True))
+    twin_of = dict(zip([m.pk for m in batch_members], twins, strict=True))
     singles = [
         order_ingest(
             data=OrderIn(**{**data.__dict__, "member": twin_of[m.pk].code, "source": "twin"}),
@@ -198,14 +198,14 @@ def test_bulk_counts_orders_older_than_the_spend_window(store_sh):
     ]
     for (_s, body), single in zip(results, singles, strict=True):
         assert _strip(body) == _strip(single)
-    for m in bulk_members:
+    for m in batch_members:
         assert _state(m) == _state(twin_of[m.pk])
-    counts = sorted(_state(m)["count"] for m in bulk_members)
+    counts = sorted(_state(m)["count"] for m in batch_members)
     assert counts == [4, 4, 5, 5]  # the old orders are counted
-    assert all(m.tier.code in ("vip", "gold") for m in bulk_members if not m.refresh_from_db())
+    assert all(m.tier.code in ("vip", "gold") for m in batch_members if not m.refresh_from_db())
 
 
-def test_bulk_replays_mismatches_unknown_members_and_repeated_keys(store_sh):
+def test_set_based_replays_mismatches_unknown_members_and_repeated_keys(store_sh):
     m = MemberFactory(store=store_sh)
     data = OrderIn(
         source="pos",

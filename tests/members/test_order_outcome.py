@@ -41,12 +41,12 @@ from members.services import (
 )
 from members.services.idempotency import request_hash
 from members.services.order_batch import order_ingest_many
-from members.services.orders import counter_order
+from members.services.orders import order_from_quote
 from members.services.rules import rules_publish
 from scrm.exceptions import ApplicationError
 from tests.factories import MemberFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 SEQ = itertools.count(1)
 NOW = datetime(2026, 6, 15, 14, 30, tzinfo=loyalty.Rules().zone)
 SKUS = ["OC-MASK", "OC-CAKE", "OC-FOOD"]
@@ -387,7 +387,7 @@ def test_the_quote_is_what_is_booked_one_by_one_and_set_based(
         codes_a, codes_b = _issue(a, specs, n), _issue(b, specs, n)
         lines = [(sku, str(qty), str(price)) for sku, qty, price in items]
         quote = basket_quote(member=a, items=lines, voucher_codes=codes_a)
-        data, fingerprint = counter_order(
+        data, fingerprint = order_from_quote(
             quote=quote, member=a, store=store_sh, token=f"oc{n}", placed_at=NOW
         )
         event("refused at the counter" if quote.errors else "booked")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.access import staff_required
@@ -42,6 +42,12 @@ def console_home(request: HttpRequest) -> HttpResponse:
             "active": "dashboard",
         },
     )
+
+
+@staff_required("use_console")
+def segments_redirect(request: HttpRequest) -> HttpResponse:
+    """/console/segments/, where an operator may type it: the segments."""
+    return redirect("members:segment_list")
 
 
 @staff_required("use_console", "view_audit_log")
