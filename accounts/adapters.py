@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from accounts import sms
+from accounts import codes, sms
 from accounts.models import User
 from accounts.portal import portal_user_for_phone
 
@@ -46,6 +46,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def generate_phone_verification_code(self, *, user: Any, phone: str) -> str:
         # Six digits: what every Chinese SMS code looks like, typed from the phone's keypad.
+        codes.code_issued(phone)  # its guesses are counted from zero (the phone's hour is not)
         return f"{secrets.randbelow(1_000_000):06d}"
 
     def send_verification_code_sms(self, user: Any, phone: str, code: str, **kwargs: Any) -> None:
@@ -55,6 +56,12 @@ class AccountAdapter(DefaultAccountAdapter):
             "Do not share it with anyone."
         ) % {"code": code, "minutes": minutes}
         sms.send_sms(to=phone, text=text)
+
+    def send_password_reset_mail(self, user: Any, email: str, context: dict[str, Any]) -> None:
+        # Members have no password: they sign in with a code. Only staff get a reset link.
+        if getattr(user, "is_member_user", False):
+            return
+        super().send_password_reset_mail(user, email, context)
 
     def send_unknown_account_sms(self, phone: str, **kwargs: Any) -> None:
         text = _(

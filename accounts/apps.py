@@ -15,9 +15,10 @@ class AccountsConfig(AppConfig):
 
 def _plug_into_shells() -> None:
     """Stores, staff, API keys and the audit log in the console (``scrm.shells``)."""
-    from accounts import urls
+    from accounts import auth_urls, urls
     from scrm import shells
 
+    shells.pages_register("auth", auth_urls.urlpatterns, namespace="auth")
     shells.pages_register("console", urls.urlpatterns, namespace="accounts")
     shells.settings_register(
         shells.SettingsCard(

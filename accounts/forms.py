@@ -3,18 +3,19 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import get_adapter
-from allauth.account.forms import LoginForm, RequestLoginCodeForm
+from allauth.account.forms import ConfirmLoginCodeForm, LoginForm, RequestLoginCodeForm
 from allauth.core import context, ratelimit
+from allauth.core.internal.cryptokit import compare_user_code
 from django import forms
-from django.core.cache import cache
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts import codes
 from accounts.models import Store, User
 from accounts.phones import InvalidPhone, normalize_phone
 from accounts.roles import ROLE_LABELS, STAFF_ROLES
 
-CODE_LOCK_CACHE_KEY = "scrm:login-code-lock:{phone}"
+LOCKED_MESSAGE = gettext_lazy("Too many wrong codes for this number. Try again in 15 minutes.")
 
 
 class PhoneField(forms.CharField):
@@ -59,6 +60,14 @@ class StaffLoginForm(LoginForm):
         if "remember" in self.fields:
             self.fields["remember"].label = _("Keep me signed in on this device")
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        user = getattr(self, "user", None)
+        if user is not None and getattr(user, "is_member_user", False):
+            # Members sign in with their phone and a code, never on the staff form.
+            raise forms.ValidationError(_("Members sign in with their phone number and a code."))
+        return data
+
 
 class PhoneLoginCodeForm(RequestLoginCodeForm):
     """The member's sign-in: a phone number, rate limited per number, locked after wrong codes."""
@@ -74,11 +83,8 @@ class PhoneLoginCodeForm(RequestLoginCodeForm):
 
     def clean_phone(self) -> str:
         phone = self.cleaned_data["phone"]
-        if cache.get(CODE_LOCK_CACHE_KEY.format(phone=phone)):
-            raise forms.ValidationError(
-                _("Too many wrong codes for this number. Try again in 15 minutes."),
-                code="locked",
-            )
+        if codes.phone_locked(phone):
+            raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
         if not ratelimit.consume(context.request, action="request_login_code", key=phone):
             raise forms.ValidationError(
                 _("A code was just sent to this number. Wait a minute before asking for another."),
@@ -86,6 +92,38 @@ class PhoneLoginCodeForm(RequestLoginCodeForm):
             )
         self._user = get_adapter().get_user_by_phone(phone)
         return phone
+
+
+class ConfirmSignInCodeForm(ConfirmLoginCodeForm):
+    """The code a member types. Each guess is counted in the shared cache before it is compared
+    (``accounts.codes``): a code, a phone's hour or an address used up refuses the guess unread."""
+
+    def __init__(self, *args: Any, phone: str | None = None, ip: str | None = None, **kwargs):
+        self.phone, self.ip = phone, ip
+        super().__init__(*args, **kwargs)
+        self.fields["code"].widget.attrs.update(
+            {"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 12}
+        )
+
+    def clean_code(self) -> str:
+        import unicodedata
+
+        # Full-width digits from a Chinese input method are the same digits.
+        code = "".join(unicodedata.normalize("NFKC", self.cleaned_data["code"]).split())
+        if self.phone:
+            refused = codes.guess_refused(phone=self.phone, ip=self.ip)
+            if refused in ("locked", "code", "phone"):
+                raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
+            if refused == "ip":
+                raise forms.ValidationError(
+                    _("Too many codes were tried from this network. Try again in an hour."),
+                    code="locked",
+                )
+        if not compare_user_code(actual=code, expected=self.expected_code):
+            if self.phone and codes.code_used_up(self.phone):
+                codes.phone_lock(self.phone)
+            raise get_adapter().validation_error("incorrect_code")
+        return code
 
 
 # --- Console forms --------------------------------------------------------------------------

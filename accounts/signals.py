@@ -3,12 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.signals import login_code_rejected
-from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.core.cache import cache
 from django.dispatch import receiver
 
-from accounts.forms import CODE_LOCK_CACHE_KEY
+from accounts import codes
 from accounts.models import User
 from accounts.services import audit_record
 
@@ -19,9 +17,7 @@ def lock_code_sign_in_after_last_attempt(
 ) -> None:
     """After the fifth wrong code the pending code is void (allauth) and the number is locked."""
     if last_attempt and user is not None and user.phone:
-        cache.set(
-            CODE_LOCK_CACHE_KEY.format(phone=user.phone), 1, timeout=settings.SCRM_CODE_LOCK_SECONDS
-        )
+        codes.phone_lock(user.phone)
         audit_record(actor=user, action="auth.code_locked", target=user, request=request)
 
 

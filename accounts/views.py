@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import logging
+from smtplib import SMTPException
+
+from allauth.account import views as allauth_views
+from allauth.account.adapter import get_adapter
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,7 +20,68 @@ from accounts.forms import ApiKeyForm, AuditFilterForm, StaffForm, StoreForm
 from accounts.models import ApiKey, Store, User
 from scrm.exceptions import ApplicationError
 
+logger = logging.getLogger("scrm.accounts")
 PAGE_SIZE = 25
+
+
+# --- Sign-in -----------------------------------------------------------------------------------
+
+
+class ConfirmSignInCodeView(allauth_views.ConfirmLoginCodeView):
+    """allauth's code confirmation, with the member's phone and address handed to the form, which
+    counts every guess in the shared cache (``accounts.codes``); a refused guess ends the pending
+    sign-in and says why."""
+
+    def get_form_kwargs(self) -> dict:
+        kwargs = super().get_form_kwargs()
+        if self._action != "resend":
+            kwargs["phone"] = self._process.state.get("phone")
+            kwargs["ip"] = get_adapter(self.request).get_client_ip(self.request)
+        return kwargs
+
+    def form_invalid(self, form) -> HttpResponse:
+        if form.has_error("code", "locked"):
+            self._process.abort()
+            messages.error(self.request, form.errors["code"][0])
+            return redirect("account_request_login_code")
+        return super().form_invalid(form)
+
+
+confirm_sign_in_code = ConfirmSignInCodeView.as_view()
+
+
+def _staff_only(view):
+    """Password pages are for staff: members have no password (they sign in with a code)."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if getattr(request.user, "is_member_user", False):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+staff_password_change = _staff_only(allauth_views.password_change)
+
+
+@_staff_only
+def staff_password_reset(request: HttpRequest) -> HttpResponse:
+    """Reset by email, for staff. Where no mail server is configured, or it fails, the page says
+    so (and that an admin can set a new password) instead of failing."""
+    if not settings.SCRM_EMAIL_CONFIGURED:
+        return render(request, "account/password_reset_unavailable.html", status=200)
+    try:
+        return allauth_views.password_reset(request)
+    except (OSError, SMTPException) as exc:
+        logger.warning("password reset mail not sent: %s", exc)
+        messages.error(
+            request,
+            _(
+                "The reset email could not be sent just now. Try again in a few minutes, or ask "
+                "an admin to set a new password for you."
+            ),
+        )
+        return redirect("account_reset_password")
 
 
 def _page(request: HttpRequest, qs, size: int = PAGE_SIZE):

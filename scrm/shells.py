@@ -1,5 +1,5 @@
-"""The shells — the operators' console, the clerks' counter, the members' portal — and the API,
-and what each app plugs into them.
+"""The shells — the operators' console, the clerks' counter, the members' portal — the API and the
+sign-in pages, and what each app plugs into them.
 
 Every app registers from its ``AppConfig.ready()``: its URL patterns per shell (each under a
 namespace, optionally a prefix), its entries in the staff menu, its cards on the console's
@@ -16,7 +16,7 @@ from typing import Any
 
 from django.urls import include, path, reverse
 
-SHELLS = ("console", "counter", "portal", "api")
+SHELLS = ("console", "counter", "portal", "api", "auth")
 
 
 @dataclass(frozen=True)

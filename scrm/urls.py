@@ -11,7 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("accounts/", include("allauth.urls")),
+    path("accounts/", include(shells.shell_patterns("auth"))),
     path("console/", include(shells.shell_urlpatterns("console"))),
     path("counter/", include(shells.shell_urlpatterns("counter"))),
     path("portal/", include(shells.shell_urlpatterns("portal"))),

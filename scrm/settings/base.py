@@ -167,11 +167,14 @@ ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 5
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 300
 ACCOUNT_PHONE_VERIFICATION_ENABLED = False
 ACCOUNT_PREVENT_ENUMERATION = True
+# No mail to addresses that have no account (a reset form must not mail strangers).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_FORMS = {
     "login": "accounts.forms.StaffLoginForm",
     "request_login_code": "accounts.forms.PhoneLoginCodeForm",
+    "confirm_login_code": "accounts.forms.ConfirmSignInCodeForm",
 }
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
@@ -181,6 +184,32 @@ ACCOUNT_RATE_LIMITS = {
 }
 # After this many wrong codes for one phone, code sign-in for it is locked for SCRM_CODE_LOCK_SECONDS.
 SCRM_CODE_LOCK_SECONDS = env.int("SCRM_CODE_LOCK_SECONDS", default=15 * 60)
+
+# --- Email ------------------------------------------------------------------------------------
+# Staff password resets. EMAIL_URL: smtp://user:password@smtp.example.com:587/?tls=True (or
+# smtp+ssl://...:465). Without it the demo prints mails to the terminal, and production says on
+# the reset page that an admin resets passwords.
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    _mail = env.email_url("EMAIL_URL")
+    MAILERS = {
+        "default": {
+            "BACKEND": _mail["EMAIL_BACKEND"],
+            "OPTIONS": {
+                "host": _mail.get("EMAIL_HOST"),
+                "port": _mail.get("EMAIL_PORT"),
+                "username": _mail.get("EMAIL_HOST_USER"),
+                "password": _mail.get("EMAIL_HOST_PASSWORD"),
+                "use_tls": bool(_mail.get("EMAIL_USE_TLS")),
+                "use_ssl": bool(_mail.get("EMAIL_USE_SSL")),
+                "timeout": env.int("EMAIL_TIMEOUT", default=10),
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SCRM <noreply@scrm.example>")
+SCRM_EMAIL_CONFIGURED = bool(EMAIL_URL)
 
 # --- SMS --------------------------------------------------------------------------------------
 SCRM_SMS_BACKEND = env.str("SCRM_SMS_BACKEND", default="accounts.sms.ConsoleBackend")

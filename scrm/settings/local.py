@@ -5,3 +5,5 @@ from .base import env
 
 DEBUG = env.bool("DEBUG", default=True)
 SCRM_SMS_SHOW_IN_PAGE = env.bool("SCRM_SMS_SHOW_IN_PAGE", default=True)
+# The demo's mails (password resets) are printed in the terminal: a reset works end to end.
+SCRM_EMAIL_CONFIGURED = True

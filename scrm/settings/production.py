@@ -3,7 +3,14 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, DEFAULT_STORAGE, INSECURE_DEFAULT_SECRET_KEY, REDIS_URL, env
+from .base import (
+    DATABASES,
+    DEFAULT_STORAGE,
+    EMAIL_URL,
+    INSECURE_DEFAULT_SECRET_KEY,
+    REDIS_URL,
+    env,
+)
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -26,6 +33,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 SCRM_SMS_SHOW_IN_PAGE = False
+if not EMAIL_URL:
+    # No mail server: nothing is mailed (the reset page says an admin resets passwords); SMTP on
+    # this host is only the fallback a later channel would find and report as unreachable.
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -8,6 +8,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SCRM_SMS_BACKEND = "accounts.sms.MemoryBackend"
 SCRM_SMS_SHOW_IN_PAGE = False
 WHITENOISE_AUTOREFRESH = True
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+SCRM_EMAIL_CONFIGURED = True
 if REDIS_URL:
     # The broker gets the next database number: tests flush the cache database between tests.
     from urllib.parse import urlsplit, urlunsplit
