@@ -37,6 +37,13 @@ EXPIRY_NEVER = "never"
 REWARD_GIFT = "gift"
 REWARD_POINTS = "points"
 
+# What one order and one balance may hold: far above any real purchase, well inside what the
+# database columns hold (a points balance is a 32-bit integer), so a typo or a hostile client
+# gets a clear refusal instead of a database error.
+MAX_ORDER_TOTAL = Decimal("10000000.00")  # CNY 10 million
+POINTS_CEILING = 2_000_000_000
+EARLIEST_ORDER_YEAR = 2000
+
 # Lifecycle stages (the values of Member.Stage) and their thresholds.
 DORMANT_DAYS = 90
 LAPSED_DAYS = 180
@@ -594,6 +601,11 @@ def order_outcome(
 
 
 # --- Lifecycle ---------------------------------------------------------------------------------
+
+
+def outcome_within_limits(outcome: OrderOutcome) -> bool:
+    """Whether the balance an order leaves fits what a balance may hold."""
+    return outcome.points_balance <= POINTS_CEILING and outcome.points_earned <= POINTS_CEILING
 
 
 def stage_for(purchases: int, idle_days: int | None) -> str:

@@ -10,8 +10,14 @@ class PayloadTooLarge(exceptions.APIException):
     default_detail = _("The request body is too large.")
 
 
+class BodyRefused(exceptions.ValidationError):
+    """A body that parses but cannot be stored (a NUL byte), or nests too deep to parse."""
+
+
 class LimitedJSONParser(JSONParser):
-    """JSON only, refused with 413 before reading when the body is over the limit."""
+    """JSON only: refused with 413 before reading when the body is over the limit, with 400 when
+    it nests deeper than Python's parser goes (it raised RecursionError: a 500) or holds a NUL
+    byte (PostgreSQL cannot store one)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")
@@ -22,4 +28,13 @@ class LimitedJSONParser(JSONParser):
             too_big = False
         if too_big:
             raise PayloadTooLarge()
-        return super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError(_("The JSON nests too deeply.")) from exc
+        from scrm.middleware import json_has_nul
+
+        field = json_has_nul(data)
+        if field is not None:
+            raise BodyRefused({field: [_("This field contains a character that is not allowed.")]})
+        return data

@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "scrm.views.error_400"
 handler403 = "scrm.views.error_403"
 handler404 = "scrm.views.error_404"
 handler500 = "scrm.views.error_500"

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.template import loader
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 
@@ -112,15 +113,36 @@ def console_settings(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _api_error(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _api_error("bad_request", str(_("The request could not be read.")), 400)
+    return render(request, "400.html", status=400)
+
+
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _api_error("permission_denied", str(_("You may not do this.")), 403)
     return render(request, "403.html", status=403)
 
 
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _api_error("not_found", str(_("Not found.")), 404)
     return render(request, "404.html", status=404)
 
 
 @requires_csrf_token
 def error_500(request: HttpRequest) -> HttpResponse:
-    # No context processors and no database: whatever broke may be one of them.
+    # No context processors and no database: whatever broke may be one of them. The API answers
+    # in its own error shape, never with a page.
+    if _is_api(request):
+        return _api_error("server_error", "An unexpected error occurred; it has been logged.", 500)
     return HttpResponse(loader.get_template("500.html").render({}), status=500)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -9,7 +10,10 @@ from accounts.models import ApiKey
 
 
 class IsIntegrationOrStaff(BasePermission):
-    """An API key, or a signed-in staff session with console or counter access."""
+    """An API key, or a signed-in session of console staff (operators, admins). Clerks serve at
+    the counter, whose pages are fenced to their stores; the API is not theirs."""
+
+    message = _("Use an API key, or sign in as an operator. Clerks use the counter.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if isinstance(request.auth, ApiKey):
@@ -19,7 +23,7 @@ class IsIntegrationOrStaff(BasePermission):
             user
             and user.is_authenticated
             and not getattr(user, "is_member_user", True)
-            and (user.has_perm("accounts.use_console") or user.has_perm("accounts.use_counter"))
+            and user.has_perm("accounts.use_console")
         )
 
 

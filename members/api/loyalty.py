@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import actor_of
 from accounts.api.permissions import key_store
 from accounts.models import AuditEntry, Store
 from members.api.serializers import (
@@ -141,14 +142,19 @@ class RefundCreateApi(APIView):
         return Response(result, status=201 if created else 200)
 
 
-def _member(code: str) -> Member:
-    return get_object_or_404(Member.objects.select_related("store", "tier"), code=code.upper())
+def _member(request: Request, code: str, *, serve: bool) -> Member:
+    """The member a code names: any of the brand to serve them (redeem, their vouchers), the
+    actor's stores' only to browse (their points history)."""
+    from members.api.views import member_in_scope, member_served
+
+    actor = actor_of(request)
+    return member_served(actor, code) if serve else member_in_scope(actor, code)
 
 
 class PointsListApi(APIView):
     @extend_schema(responses=PointsEntryOutput(many=True))
     def get(self, request: Request, code: str) -> Response:
-        member = _member(code)
+        member = _member(request, code, serve=False)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
             member.points_entries.order_by("-id"), request, view=self
@@ -172,7 +178,7 @@ class RedemptionCreateApi(APIView):
                 code="idempotency_key_required",
                 fields={"Idempotency-Key": [_("This header is required.")]},
             )
-        member = _member(code)
+        member = _member(request, code, serve=True)
         serializer = RedemptionInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         d = serializer.validated_data
@@ -218,7 +224,7 @@ class RedemptionCreateApi(APIView):
 class MemberVouchersApi(APIView):
     @extend_schema(responses=VoucherOutput(many=True))
     def get(self, request: Request, code: str) -> Response:
-        member = _member(code)
+        member = _member(request, code, serve=True)
         paginator = PageNumberPagination()
         qs = (
             Voucher.objects.filter(member=member)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -9,14 +9,44 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import Actor, actor_of
 from accounts.api.permissions import key_store
 from accounts.models import AuditEntry, Store
 from accounts.phones import InvalidPhone, normalize_phone
 from members.models import ConsentRecord, Member
 from members.selectors import member_card
+from members.selectors.scope import card_for, in_scope, member_to_serve, members_browsable
 from members.services import member_enrol, member_update
 from members.services.profiles import consent_set
 from scrm.exceptions import ApplicationError
+
+
+def member_served(actor: Actor, code: str) -> Member:
+    """The member a code names, for serving (any store of the brand); 404 when there is none."""
+    member = member_to_serve(actor, code=code)
+    if member is None:
+        raise Http404
+    return member
+
+
+def member_in_scope(actor: Actor, code: str) -> Member:
+    """The member a code names, to browse or change: the actor's stores' only (403 otherwise)."""
+    member = member_served(actor, code)
+    if not in_scope(actor, member):
+        raise ApplicationError(
+            _("This member belongs to another store: this key can only serve them there."),
+            code="permission_denied",
+            status_code=403,
+        )
+    return member
+
+
+def _masked_row(actor: Actor, member: Member, row: dict) -> dict:
+    if in_scope(actor, member):
+        return row
+    from scrm.masking import mask_name, mask_phone
+
+    return {**row, "phone": mask_phone(row["phone"]), "name": mask_name(row["name"])}
 
 
 class MemberOutputSerializer(serializers.ModelSerializer):
@@ -66,16 +96,23 @@ class MemberListCreateApi(APIView):
         responses=MemberOutputSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        qs = Member.objects.select_related("store").order_by("id")
+        actor = actor_of(request)
         phone = request.query_params.get("phone")
+        paginator = PageNumberPagination()
         if phone is not None:
+            # An exact number finds the member whichever store enrolled them (the chain rule).
             try:
-                qs = qs.filter(phone=normalize_phone(phone))
+                normalize_phone(phone)
             except InvalidPhone as exc:
                 raise ApplicationError(str(exc), fields={"phone": [str(exc)]}) from exc
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(MemberOutputSerializer(page, many=True).data)
+            found = member_to_serve(actor, phone=phone)
+            page = paginator.paginate_queryset([found] if found else [], request, view=self)
+        else:
+            page = paginator.paginate_queryset(
+                members_browsable(actor).order_by("id"), request, view=self
+            )
+        rows = [_masked_row(actor, m, MemberOutputSerializer(m).data) for m in page or []]
+        return paginator.get_paginated_response(rows)
 
     @extend_schema(
         request=MemberEnrolInput,
@@ -117,7 +154,8 @@ class MemberListCreateApi(APIView):
                 actor=request.user if request.user.is_authenticated else None,
             )
         return Response(
-            member_card(member), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            card_for(actor_of(request), member, member_card(member)),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 
@@ -134,16 +172,13 @@ class MemberDetailApi(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, code: str) -> Response:
-        member = get_object_or_404(
-            Member.objects.select_related("store", "tier"), code=code.upper()
-        )
-        return Response(member_card(member))
+        actor = actor_of(request)
+        member = member_served(actor, code)
+        return Response(card_for(actor, member, member_card(member)))
 
     @extend_schema(request=MemberPatchInput, responses={200: dict})
     def patch(self, request: Request, code: str) -> Response:
-        member = get_object_or_404(
-            Member.objects.select_related("store", "tier"), code=code.upper()
-        )
+        member = member_in_scope(actor_of(request), code)
         data = self.MemberPatchInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)

@@ -8,15 +8,15 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Store, User
 from accounts.phones import InvalidPhone, normalize_phone
-from accounts.selectors import stores_for_user
 from members.models import Member
 
 
 def members_visible_to(user: User) -> QuerySet[Member]:
-    qs = Member.objects.select_related("store", "tier")
-    if user.has_perm("accounts.manage_members"):
-        return qs
-    return qs.filter(store__in=stores_for_user(user))
+    """The members a signed-in user may browse (``scope.members_browsable``)."""
+    from accounts.access import actor_for_user
+    from members.selectors.scope import members_browsable
+
+    return members_browsable(actor_for_user(user))
 
 
 def member_search(*, qs: QuerySet[Member], q: str) -> tuple[QuerySet[Member], str]:

@@ -136,6 +136,10 @@ def basket_quote(
     errors: dict[str, list[str]] = {}
     lines = _parse_lines(items, errors)
     subtotal = sum((ln.amount for ln in lines), Decimal("0.00"))
+    if subtotal > loyalty.MAX_ORDER_TOTAL:
+        errors.setdefault("lines", []).append(
+            _("A purchase is at most CNY %(max)s.") % {"max": f"{loyalty.MAX_ORDER_TOTAL:,.2f}"}
+        )
 
     codes = list(dict.fromkeys(c.strip().upper() for c in voucher_codes if c.strip()))
     found = {

@@ -9,7 +9,7 @@ import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from accounts.models import AuditEntry, Store, User
 from accounts.phones import InvalidPhone, normalize_phone
 from accounts.services import audit_record, audit_record_many
+from members.loyalty import EARLIEST_ORDER_YEAR, MAX_ORDER_TOTAL
 from members.models import ImportJob, LoyaltySettings, Member, PointsEntry
 from members.services.idempotency import request_hash
 from members.services.lifecycle import lifecycle_refresh
@@ -150,6 +151,8 @@ def _validate_orders(job: ImportJob) -> _Validated:
     stores = {s.code: s for s in Store.objects.filter(is_active=True)}
     codes: set[str] = set()
     tz = timezone.get_current_timezone()
+    earliest = datetime(EARLIEST_ORDER_YEAR, 1, 1, tzinfo=tz)
+    latest = timezone.now() + timedelta(days=1)
     for n, row in enumerate(rows, start=2):
         v.rows += 1
         if v.rows > MAX_ROWS:
@@ -173,6 +176,9 @@ def _validate_orders(job: ImportJob) -> _Validated:
                 "placed_at",
                 _("Use a date and time such as 2026-11-22 10:31 or 2026-11-22T10:31:00+08:00."),
             )
+        elif not earliest <= placed <= latest:
+            err("placed_at", _("Give a time from %(year)s up to now.") % {"year": earliest.year})
+            placed = None
         try:
             qty = int(row["quantity"])
             if not 1 <= qty <= 100_000:
@@ -183,6 +189,8 @@ def _validate_orders(job: ImportJob) -> _Validated:
         amount = _decimal(row["amount"])
         if amount is None or amount < 0:
             err("amount", _("Use an amount such as 199.00."))
+        elif amount > MAX_ORDER_TOTAL:
+            err("amount", _("At most CNY %(max)s.") % {"max": f"{MAX_ORDER_TOTAL:,.2f}"})
         store_code = row.get("store", "").upper()
         if store_code and store_code not in stores:
             err("store", _("Unknown store."))
@@ -225,6 +233,14 @@ def _validate_orders(job: ImportJob) -> _Validated:
         )
         if v.rows % 2000 == 0:
             _progress(job.pk, "validating", v.rows, 0)
+    for order in v.orders.values():
+        if sum((ln.amount for ln in order["lines"]), Decimal("0")) > MAX_ORDER_TOTAL:
+            for n in order["rows"]:
+                v.error(
+                    n,
+                    "amount",
+                    _("An order is at most CNY %(max)s.") % {"max": f"{MAX_ORDER_TOTAL:,.2f}"},
+                )
     known = set(Member.objects.filter(code__any=codes).values_list("code", flat=True))
     for order in v.orders.values():
         if order["member"].upper() in codes and order["member"].upper() not in known:

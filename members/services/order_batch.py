@@ -59,6 +59,7 @@ from members.services.orders import (
     order_ingest,
     order_validate,
     outcome_events,
+    points_limit_error,
     product_ids_for,
 )
 from members.services.vouchers import vouchers_check_for_order
@@ -419,6 +420,8 @@ def _ingest_set_based(
             tiers=ctx.tier_rules,
             milestones=ctx.milestone_rules,
         )
+        if not loyalty.outcome_within_limits(outcome):
+            raise points_limit_error()  # the whole batch goes one by one: that order is refused
         entries += ledger_rows(
             outcome,
             member_id=m.pk,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -135,20 +135,43 @@ def product_ids_for(lines: Iterable[LineIn]) -> dict[str, int]:
     return ids | looked_up
 
 
-def order_validate(data: OrderIn) -> None:
+def order_validate(data: OrderIn, *, now: datetime | None = None) -> None:
     fields: dict[str, list[str]] = {}
+    too_much = _("At most CNY %(max)s.") % {"max": f"{loyalty.MAX_ORDER_TOTAL:,.2f}"}
     if not data.lines:
         fields["lines"] = [_("An order needs at least one line.")]
     elif sum((line.amount for line in data.lines), Decimal("0")) != data.total:
         fields["total"] = [_("The total must equal the sum of the line amounts.")]
+    for i, line in enumerate(data.lines):
+        if line.amount > loyalty.MAX_ORDER_TOTAL:
+            fields[f"lines[{i}].amount"] = [too_much]
     if data.total < 0:
         fields["total"] = [_("Must not be negative.")]
+    elif data.total > loyalty.MAX_ORDER_TOTAL:
+        fields["total"] = [too_much]
+    now = now or timezone.now()
+    if not (
+        datetime(loyalty.EARLIEST_ORDER_YEAR, 1, 1, tzinfo=UTC)
+        <= data.placed_at
+        <= now + timedelta(days=1)
+    ):
+        fields["placed_at"] = [
+            _("Give a time from %(year)s up to now.") % {"year": loyalty.EARLIEST_ORDER_YEAR}
+        ]
     if len(set(v.strip().upper() for v in data.vouchers)) != len(data.vouchers):
         fields["vouchers"] = [_("A voucher is listed twice.")]
     if data.before_vouchers is not None and data.before_vouchers < data.total:
         fields["before_vouchers"] = [_("Must not be less than the total.")]
     if fields:
         raise ApplicationError(_("Some fields are not valid."), fields=fields)
+
+
+def points_limit_error() -> ApplicationError:
+    return ApplicationError(
+        _("This order would take the member's points past what a balance may hold."),
+        code="points_limit",
+        status_code=409,
+    )
 
 
 def _replay(order: Order, hash_: str) -> dict[str, Any]:
@@ -409,6 +432,8 @@ def _ingest_locked(
         tiers=ctx.tier_rules,
         milestones=ctx.milestone_rules,
     )
+    if not loyalty.outcome_within_limits(outcome):
+        raise points_limit_error()
     PointsEntry.objects.bulk_create(
         rows_to_instances(
             PointsEntry,

@@ -58,6 +58,13 @@ def points_entry_append(
     """Append to a member row the caller has locked. Raises if the balance would go negative.
     With ``save_member=False`` the caller saves ``points_balance`` itself, with its other changes."""
     new_balance = member.points_balance + points
+    if new_balance > loyalty.POINTS_CEILING:
+        raise ApplicationError(
+            _("The points balance can't go above %(max)s.")
+            % {"max": f"{loyalty.POINTS_CEILING:,}"},
+            code="points_limit",
+            status_code=409,
+        )
     if new_balance < 0:
         raise ApplicationError(
             _("Not enough points: the balance is %(balance)s.")

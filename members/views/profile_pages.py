@@ -44,6 +44,7 @@ from members.services.profiles import (
     tag_remove,
 )
 from scrm.exceptions import ApplicationError
+from scrm.parsing import int_or_none
 
 
 def _can_manage(user: User) -> bool:
@@ -178,7 +179,7 @@ def profile_section_post(
             return _("Pet added.")
     elif section in ("child_delete", "pet_delete"):
         model = Child if section == "child_delete" else Pet
-        item = get_object_or_404(model, pk=post.get("id") or 0, member=member)
+        item = get_object_or_404(model, pk=int_or_none(post.get("id")) or 0, member=member)
         profile_item_delete(member=member, item=item, actor=actor, request=request)
         return _("Removed.")
     return None
@@ -202,7 +203,9 @@ def _handle(request: HttpRequest, member: Member, section: str, bound: dict) -> 
         tag_add(member=member, name=post.get("tag", ""), actor=user, request=request)
         return _("Tag added.")
     elif section == "untag":
-        tag_remove(member=member, tag_id=int(post.get("tag_id") or 0), actor=user, request=request)
+        tag_remove(
+            member=member, tag_id=int_or_none(post.get("tag_id")) or 0, actor=user, request=request
+        )
         return _("Tag removed.")
     elif section == "note":
         note_add(member=member, body=post.get("body", ""), actor=user, request=request)

@@ -16,6 +16,7 @@ from members.services.ownership import handover_plan, member_handover
 from members.services.privacy import member_erase, member_export
 from members.views.profile_pages import member_detail_page
 from scrm.exceptions import ApplicationError
+from scrm.parsing import int_or_none
 
 
 def _member_for(request: HttpRequest, code: str) -> Member:
@@ -75,7 +76,7 @@ def handover(request: HttpRequest) -> HttpResponse:
                     mode=d["mode"],
                     to_owners=list(d["to_owners"]),
                     actor=request.user,
-                    expected=int(request.POST.get("expected") or -1),
+                    expected=int_or_none(request.POST.get("expected"), minimum=-1) or -1,
                     request=request,
                 )
                 messages.success(

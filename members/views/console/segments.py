@@ -20,6 +20,7 @@ from members.selectors import segment_counts, segment_members
 from members.selectors.segments import FIELDS, OP_LABELS, segment_clean
 from members.services.segments import segment_delete, segment_save
 from scrm.exceptions import ApplicationError
+from scrm.parsing import int_or_none
 
 BOUGHT_PARTS = ("days", "sku", "from", "to", "min_count", "min_amount")
 KEY = re.compile(r"^g(\d+)_c(\d+)_(field|op|value|days|sku|from|to|min_count|min_amount)$")
@@ -81,19 +82,23 @@ def _complete_only(definition: dict[str, Any]) -> tuple[dict[str, Any], int]:
 
 
 def _apply_action(definition: dict[str, Any], action: str) -> None:
+    """The builder's buttons: add a group, add a condition to group N, remove condition N:M. A
+    malformed action (a typed URL, a bot) changes nothing."""
     groups = definition["groups"]
+    parts = action.split(":")
     if action == "add_group":
         groups.append({"match": "all", "conditions": [{"field": "", "op": "", "value": []}]})
-    elif action.startswith("add:"):
-        gi = int(action.split(":")[1])
-        if gi < len(groups):
+    elif parts[0] == "add" and len(parts) == 2:
+        gi = int_or_none(parts[1])
+        if gi is not None and gi < len(groups):
             groups[gi]["conditions"].append({"field": "", "op": "", "value": []})
-    elif action.startswith("remove:"):
-        _a, gi, ci = action.split(":")
-        if int(gi) < len(groups) and int(ci) < len(groups[int(gi)]["conditions"]):
-            del groups[int(gi)]["conditions"][int(ci)]
-            if not groups[int(gi)]["conditions"]:
-                del groups[int(gi)]
+    elif parts[0] == "remove" and len(parts) == 3:
+        gi, ci = int_or_none(parts[1]), int_or_none(parts[2])
+        if gi is not None and ci is not None and gi < len(groups):
+            if ci < len(groups[gi]["conditions"]):
+                del groups[gi]["conditions"][ci]
+            if not groups[gi]["conditions"]:
+                del groups[gi]
     if not groups:
         groups.append({"match": "all", "conditions": [{"field": "", "op": "", "value": []}]})
 
@@ -349,7 +354,9 @@ def profile_fields(request: HttpRequest) -> HttpResponse:
                 else:
                     messages.success(request, _("Tag “%(name)s” added.") % {"name": t.name})
             elif action.startswith("delete_attribute:"):
-                a = get_object_or_404(AttributeDefinition, pk=int(action.split(":")[1]))
+                a = get_object_or_404(
+                    AttributeDefinition, pk=int_or_none(action.split(":")[1]) or 0
+                )
                 n = attribute_delete(attribute=a, actor=request.user, request=request)
                 messages.success(
                     request,
@@ -357,7 +364,7 @@ def profile_fields(request: HttpRequest) -> HttpResponse:
                     % {"label": a.label, "n": n},
                 )
             elif action.startswith("delete_tag:"):
-                t = get_object_or_404(Tag, pk=int(action.split(":")[1]))
+                t = get_object_or_404(Tag, pk=int_or_none(action.split(":")[1]) or 0)
                 n = tag_delete(tag=t, actor=request.user, request=request)
                 messages.success(
                     request,
