@@ -44,3 +44,17 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Roles are managed in the console (Settings → Staff and roles), and members have no e-mail
+# addresses to manage: these admin pages are not the product's.
+def _unregister_unused() -> None:
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth.models import Group
+
+    for model in (Group, EmailAddress):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+
+
+_unregister_unused()

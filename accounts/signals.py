@@ -56,3 +56,21 @@ def _connect_permission_cache() -> None:
 
 
 _connect_permission_cache()
+
+
+def _roles_after_migrate(sender: Any, **kw: Any) -> None:
+    """The role groups and their permissions, the admin's model permissions included, after
+    every migrate (and every test database flush)."""
+    if getattr(sender, "label", "") == "accounts":
+        from accounts.roles import ensure_role_groups
+
+        ensure_role_groups()
+
+
+def _connect_roles() -> None:
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(_roles_after_migrate, dispatch_uid="scrm-roles-after-migrate")
+
+
+_connect_roles()

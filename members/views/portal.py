@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -145,7 +145,10 @@ def portal_rewards(request: HttpRequest) -> HttpResponse:
     member = _portal_member(request)
     rewards = Reward.objects.filter(is_active=True).select_related("voucher_template")
     if request.method == "POST":
-        reward = get_object_or_404(rewards, code=request.POST.get("reward", ""))
+        reward = rewards.filter(code=request.POST.get("reward", "")[:40]).first()
+        if reward is None:
+            messages.error(request, _("This reward is no longer offered."))
+            return redirect("portal:rewards")
         token = request.POST.get("token", "")[:64] or uuid.uuid4().hex
         try:
             _entry, created = points_redeem(

@@ -121,6 +121,8 @@ def member_detail_page(request: HttpRequest, member: Member) -> HttpResponse:
     section = request.POST.get("section", "")
     manage = _can_manage(request.user)
     clerk_sections = {"profile", "note"}
+    if section not in SECTIONS:
+        return _page(request, member, {"errors": [_("Unknown action.")]}, status=400)
     if section not in clerk_sections and not manage:
         raise PermissionDenied
     if member.erased_at:
@@ -139,6 +141,7 @@ def member_detail_page(request: HttpRequest, member: Member) -> HttpResponse:
 
 
 PROFILE_SECTIONS = ("details", "profile", "child", "pet", "child_delete", "pet_delete")
+SECTIONS = (*PROFILE_SECTIONS, "consent", "optout", "tag", "untag", "note", "owner", "attributes")
 
 
 def profile_section_post(
