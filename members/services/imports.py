@@ -32,6 +32,7 @@ from members.services.members import member_enrol, member_enrol_many
 from members.services.orders import CODE_RE, LineIn, OrderIn
 from members.services.points import points_adjust, points_expiry
 from scrm.bulk import copy_rows
+from scrm.csv_safe import csv_text
 from scrm.exceptions import ApplicationError
 
 ORDER_COLUMNS = [
@@ -635,10 +636,7 @@ def import_sample(kind: str) -> str:
 
 
 def import_error_report(job: ImportJob) -> str:
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel opens UTF-8 CSV with Chinese correctly only with a BOM
-    writer = csv.writer(out)
-    writer.writerow([_("Row"), _("Column"), _("Problem")])
-    for e in job.errors:
-        writer.writerow([e["row"], e["field"], e["message"]])
-    return out.getvalue()
+    return csv_text(
+        [[_("Row"), _("Column"), _("Problem")]]
+        + [[e["row"], e["field"], e["message"]] for e in job.errors]
+    )

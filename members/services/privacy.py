@@ -3,7 +3,6 @@ person but keeps amounts for the statistics. Both audited; both open to the memb
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
@@ -32,14 +31,12 @@ from members.models import (
     Voucher,
 )
 from members.services.points import points_adjust
+from scrm.csv_safe import csv_text
 from scrm.exceptions import ApplicationError
 
 
 def _csv(rows: list[list[Any]]) -> str:
-    out = io.StringIO()
-    out.write("\ufeff")
-    csv.writer(out).writerows(rows)
-    return out.getvalue()
+    return csv_text(rows)
 
 
 def _iso(value) -> str:

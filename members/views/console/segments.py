@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from typing import Any
 
@@ -19,6 +18,7 @@ from members.models import Product, Segment
 from members.selectors import segment_counts, segment_members
 from members.selectors.segments import FIELDS, OP_LABELS, segment_clean
 from members.services.segments import segment_delete, segment_save
+from scrm.csv_safe import BOM, SafeWriter
 from scrm.exceptions import ApplicationError
 from scrm.parsing import int_or_none
 
@@ -243,11 +243,6 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 # (CSV header, field path), in the order of the file.
 EXPORT_COLUMNS = [
     ("code", "code"),
@@ -282,13 +277,13 @@ def segment_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
         request=request,
         after={"for_marketing": segment.for_marketing},
     )
-    writer = csv.writer(_Echo())
+    writer = SafeWriter()
     rows = qs.values_list(*(path for _header, path in EXPORT_COLUMNS))
 
     def stream():
-        yield "\ufeff" + writer.writerow([header for header, _path in EXPORT_COLUMNS])
+        yield BOM + writer.row([header for header, _path in EXPORT_COLUMNS])
         for row in rows.iterator(chunk_size=5000):
-            yield writer.writerow(
+            yield writer.row(
                 [
                     *row[:9],
                     timezone.localtime(row[9]).strftime("%Y-%m-%d %H:%M") if row[9] else "",
