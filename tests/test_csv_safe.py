@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from scrm.csv_safe import cell, csv_text
+from scrm.csv_safe import cell
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1+1", "@SUM(1)", "-2+3", "\t=1", "\r=1"]
 
