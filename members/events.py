@@ -23,7 +23,9 @@ reads only events of transactions older than every transaction still running
 (``pg_snapshot_xmin``): all of those are finished, so none can appear behind the position later.
 
 Order per member. A member's events are delivered in id order, which is the order in which they
-happened (a change that follows another one draws its id after the first one committed). Reading by
+happened: every change to a member holds the member's row lock until it commits
+(``members.services.member_lock``, or the row UPDATE of a set-based path), so a change that follows
+another one draws its id after the first one committed. Reading by
 transaction age alone could hand over a member's later event first (its transaction started
 earlier), so a batch also takes the member's earlier committed events still ahead of the position,
 remembers them (``EventEarlyDelivery``) and skips them when the position reaches them.

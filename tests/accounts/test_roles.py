@@ -9,9 +9,26 @@ from scrm.exceptions import ApplicationError
 
 @pytest.mark.django_db
 def test_role_groups_carry_exactly_their_permissions():
+    from django.apps import apps
+
+    admin_site = {
+        f"view_{model._meta.model_name}"
+        for label in roles.ADMIN_SITE_APPS
+        for model in apps.get_app_config(label).get_models()
+    } | {
+        f"{action}_{label.split('.')[1]}"
+        for label in roles.ADMIN_SITE_EDITABLE
+        for action in ("add", "change", "delete")
+    }
     for role, codenames in roles.ROLE_PERMISSIONS.items():
         group = Group.objects.get(name=role)
-        assert set(group.permissions.values_list("codename", flat=True)) == set(codenames)
+        expected = set(codenames) | (admin_site if role == roles.ADMIN else set())
+        assert set(group.permissions.values_list("codename", flat=True)) == expected
+    # operators and clerks never reach Django's admin models
+    assert not Group.objects.get(name=roles.OPERATOR).permissions.filter(
+        codename__startswith="view_"
+    ).exists()
+    assert "change_member" not in admin_site  # members are changed through audited services
 
 
 @pytest.mark.django_db

@@ -245,8 +245,16 @@ def test_eight_concurrent_writers_and_a_consumer_every_event_exactly_once_in_mem
         try:
             for _ in range(25):
                 with transaction.atomic():
-                    for _k in range(rng.randint(1, 4)):
-                        m = rng.choice(members)
+                    chosen = [rng.choice(members) for _k in range(rng.randint(1, 4))]
+                    # as every service does: a change to a member holds the member's row lock
+                    # until it commits (members.services.member_lock), in one order (no deadlock)
+                    list(
+                        Member.objects.select_for_update()
+                        .filter(pk__in={m.pk for m in chosen})
+                        .order_by("pk")
+                        .values_list("pk", flat=True)
+                    )
+                    for m in chosen:
                         events.event_record(events.MEMBER_ERASED, member_id=m.pk, w=seed)
                     time.sleep(rng.random() * 0.01)  # ids drawn now, committed a little later
         finally:
