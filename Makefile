@@ -53,7 +53,7 @@ test-suite: lint migrations-check pytest pytest-sqlite
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy accounts/services.py accounts/selectors.py accounts/api members/services members/selectors members/loyalty.py members/events.py members/api scrm/exceptions.py scrm/shells.py scrm/api_exceptions.py scrm/bulk.py scrm/lookups.py
+	$(BIN)/mypy accounts/services.py accounts/selectors.py accounts/api members/services members/selectors members/loyalty.py members/events.py members/api scrm/exceptions.py scrm/shells.py scrm/api_exceptions.py scrm/api_schema.py scrm/bulk.py scrm/lookups.py
 
 format: install
 	$(BIN)/ruff format .

@@ -116,6 +116,10 @@ class MembersConfig(AppConfig):
                 "segment.updated": pgettext_lazy("audit action", "Segment changed"),
                 "segment.deleted": pgettext_lazy("audit action", "Segment deleted"),
                 "segment.exported": pgettext_lazy("audit action", "Segment exported"),
+                "import.applied": pgettext_lazy("audit action", "Import applied"),
+                "import.abandoned": pgettext_lazy(
+                    "audit action", "Import failed: its worker stopped"
+                ),
             }
         )
 

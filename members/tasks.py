@@ -37,7 +37,15 @@ def import_validate(job_id: int, language: str | None = None) -> None:
         validate(job_id=job_id)
 
 
-@shared_task(name="members.tasks.import_apply", ignore_result=True)
+# Any delivery may come twice (a worker died; Redis put the message back): the service claims
+# the job, so it is applied once. Stopped at the soft limit (the import fails and rolls back),
+# killed at the hard one; the broker's visibility timeout is longer (settings, CELERY block).
+@shared_task(
+    name="members.tasks.import_apply",
+    ignore_result=True,
+    soft_time_limit=settings.SCRM_IMPORT_SOFT_TIME_LIMIT,
+    time_limit=settings.SCRM_IMPORT_TIME_LIMIT,
+)
 def import_apply(
     job_id: int, skip_bad_rows: bool, actor_id: int | None, language: str | None = None
 ) -> None:
@@ -47,6 +55,14 @@ def import_apply(
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     with translation.override(language or settings.LANGUAGE_CODE):
         apply(job_id=job_id, skip_bad_rows=skip_bad_rows, actor=actor)
+
+
+# The reaper: an import left at "applying" by a worker that died is failed, to be applied again.
+@shared_task(name="members.tasks.imports_fail_abandoned", ignore_result=True)
+def imports_fail_abandoned() -> int:
+    from members.services.imports import imports_fail_abandoned as run
+
+    return run()
 
 
 @shared_task(name="members.tasks.tiers_reevaluate_all", ignore_result=True)

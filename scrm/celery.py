@@ -23,6 +23,11 @@ app.conf.beat_schedule = {
         "task": "members.tasks.events_dispatch",
         "schedule": 5.0,
     },
+    # An import whose worker died is failed, to be applied again (members.services.imports).
+    "imports-fail-abandoned": {
+        "task": "members.tasks.imports_fail_abandoned",
+        "schedule": 60.0,
+    },
     # Loyalty, nightly in Asia/Shanghai: vouchers, then points, then the tier spend window.
     "vouchers-expire": {
         "task": "members.tasks.vouchers_expire_due",

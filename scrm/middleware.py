@@ -7,9 +7,13 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
 PAGE_METHODS = ("GET", "HEAD", "POST")
+# The shells whose pages show members' and staff's data (scrm.shells.SHELLS less the sign-in
+# pages), and the API.
+PRIVATE_PREFIXES = ("/console/", "/counter/", "/portal/", "/api/")
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -76,6 +80,25 @@ class RequestGuardMiddleware:
                 if "\x00" in key or _has_nul(values):
                     return key.replace("\x00", "")
         return None
+
+
+class PrivatePagesMiddleware:
+    """``Cache-Control: private, no-store`` on what may show personal data: every response of the
+    console, counter and portal shells and of the API, and every response to a signed-in user. No
+    shared cache keeps it, and the browser keeps no copy on disk or in its back button. Static files
+    (served by WhiteNoise before this runs) and the anonymous sign-in pages stay cacheable."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.path.startswith(PRIVATE_PREFIXES) or (
+            user is not None and user.is_authenticated
+        ):
+            patch_cache_control(response, private=True, no_store=True)
+        return response
 
 
 def json_has_nul(data: Any, path: str = "") -> str | None:

@@ -81,6 +81,9 @@ def _run_production(env_overrides: dict, *args: str) -> subprocess.CompletedProc
 GOOD_ENV = {
     "SECRET_KEY": "x9!" + "k3Lm" * 20,
     "ALLOWED_HOSTS": "scrm.example.com",
+    "SCRM_SMS_BACKEND": "accounts.sms.HttpGatewayBackend",
+    "SCRM_SMS_GATEWAY_URL": "https://sms-gateway.example.com/send",
+    "SCRM_SMS_GATEWAY_TOKEN": "gateway-token",
 }
 
 
@@ -100,6 +103,30 @@ def test_production_refuses_the_development_secret_key():
         "SECRET_KEY": "django-insecure-scrm-local-development-only-key-do-not-deploy",
     }
     assert _run_production(env, "check").returncode != 0
+
+
+def test_production_refuses_the_console_sms_backend_unless_allowed():
+    """The console backend logs every sign-in code: whoever reads the log could sign in as any
+    member. Production refuses it (the default) unless SCRM_ALLOW_CONSOLE_SMS says so."""
+    env = {**GOOD_ENV, "DATABASE_URL": os.environ["DATABASE_URL"]}
+    for var in ("SCRM_SMS_BACKEND", "SCRM_SMS_GATEWAY_URL", "SCRM_SMS_GATEWAY_TOKEN"):
+        env.pop(var)
+    for backend in (None, "accounts.sms.ConsoleBackend"):  # unset: the console is the default
+        run_env = env if backend is None else {**env, "SCRM_SMS_BACKEND": backend}
+        refused = _run_production(run_env, "check")
+        assert refused.returncode != 0
+        assert "ConsoleBackend" in refused.stderr and "SCRM_ALLOW_CONSOLE_SMS" in refused.stderr
+    assert _run_production({**env, "SCRM_ALLOW_CONSOLE_SMS": "false"}, "check").returncode != 0
+    allowed = _run_production({**env, "SCRM_ALLOW_CONSOLE_SMS": "true"}, "check")
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+    gateway = _run_production({**GOOD_ENV, "DATABASE_URL": os.environ["DATABASE_URL"]}, "check")
+    assert gateway.returncode == 0, gateway.stderr[-2000:]
+
+
+def test_production_refuses_the_gateway_backend_without_its_url():
+    env = {**GOOD_ENV, "DATABASE_URL": os.environ["DATABASE_URL"], "SCRM_SMS_GATEWAY_URL": ""}
+    result = _run_production(env, "check")
+    assert result.returncode != 0 and "SCRM_SMS_GATEWAY_URL" in result.stderr
 
 
 def test_production_passes_the_deploy_check():

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -17,6 +17,15 @@ from rest_framework.views import APIView
 from accounts.access import actor_of
 from accounts.api.permissions import key_store
 from accounts.models import AuditEntry, Store
+from members.api.schema import (
+    PAGE,
+    BatchResultOut,
+    OrderResultOut,
+    RedemptionResultOut,
+    RefundResultOut,
+    TierOut,
+    paginated,
+)
 from members.api.serializers import (
     OrderInput,
     PointsEntryOutput,
@@ -71,20 +80,32 @@ def _ingest_one(request: Request, raw: Any) -> tuple[int, dict]:
 
 
 class OrderCreateApi(APIView):
-    @extend_schema(request=OrderInput, responses={201: dict, 200: dict})
+    @extend_schema(
+        request=OrderInput,
+        responses={201: OrderResultOut, 200: OrderResultOut},
+        description="Ingest one paid order; a replay of (source, external_id) answers 200.",
+    )
     def post(self, request: Request) -> Response:
         status_code, body = _ingest_one(request, request.data)
         return Response(body, status=status_code)
 
 
 class OrderBatchInput(serializers.Serializer):
+    # Each item is read on its own (a bad one is a 400 in its place, not a refused batch), so the
+    # field takes any JSON; the schema says what a good item is (BATCH_SCHEMA).
     orders = serializers.ListField(
         child=serializers.JSONField(), allow_empty=False, max_length=MAX_BATCH
     )
 
 
+BATCH_SCHEMA = inline_serializer(
+    name="OrderBatch",
+    fields={"orders": OrderInput(many=True)},  # 1 to MAX_BATCH: members.api.schema.schema_rules
+)
+
+
 class OrderBatchApi(APIView):
-    @extend_schema(request=OrderBatchInput, responses={200: dict})
+    @extend_schema(request=BATCH_SCHEMA, responses={200: BatchResultOut})
     def post(self, request: Request) -> Response:
         payload = OrderBatchInput(
             data=request.data if isinstance(request.data, dict) else {"orders": None}
@@ -121,7 +142,7 @@ class OrderBatchApi(APIView):
 
 
 class RefundCreateApi(APIView):
-    @extend_schema(request=RefundInput, responses={201: dict, 200: dict})
+    @extend_schema(request=RefundInput, responses={201: RefundResultOut, 200: RefundResultOut})
     def post(self, request: Request, order_id: int) -> Response:
         order = get_object_or_404(Order, pk=order_id)
         scope = key_store(request)
@@ -152,7 +173,9 @@ def _member(request: Request, code: str, *, serve: bool) -> Member:
 
 
 class PointsListApi(APIView):
-    @extend_schema(responses=PointsEntryOutput(many=True))
+    @extend_schema(
+        parameters=[PAGE], responses=paginated(PointsEntryOutput, "PaginatedPointsEntryList")
+    )
     def get(self, request: Request, code: str) -> Response:
         member = _member(request, code, serve=False)
         paginator = PageNumberPagination()
@@ -166,9 +189,14 @@ class RedemptionCreateApi(APIView):
     @extend_schema(
         request=RedemptionInput,
         parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]+$"},
+                OpenApiParameter.HEADER,
+                required=True,
+            )
         ],
-        responses={201: dict, 200: dict},
+        responses={201: RedemptionResultOut, 200: RedemptionResultOut},
     )
     def post(self, request: Request, code: str) -> Response:
         key = request.headers.get("Idempotency-Key", "").strip()
@@ -222,7 +250,7 @@ class RedemptionCreateApi(APIView):
 
 
 class MemberVouchersApi(APIView):
-    @extend_schema(responses=VoucherOutput(many=True))
+    @extend_schema(parameters=[PAGE], responses=paginated(VoucherOutput, "PaginatedVoucherList"))
     def get(self, request: Request, code: str) -> Response:
         member = _member(request, code, serve=True)
         paginator = PageNumberPagination()
@@ -271,7 +299,7 @@ class VoucherRedeemApi(APIView):
 
 
 class TierListApi(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: TierOut(many=True)})
     def get(self, request: Request) -> Response:
         tiers = Tier.objects.prefetch_related("benefits").order_by("rank")
         return Response(

@@ -4,10 +4,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Store
-from members.models import PointsEntry, Voucher
+from members.models import Member, PointsEntry, Voucher
 from members.services.orders import LineIn, OrderIn, RefundIn
 
 MAX_LINES = 500
@@ -17,14 +18,57 @@ MONEY: dict[str, Any] = {
     "min_value": Decimal("0.00"),
     "coerce_to_string": True,
 }
+# What the schema promises, so that a request it calls valid is not refused for its form: a mobile
+# number of mainland China as people type it (or another country's in E.164), and an amount of at
+# most CNY 10 million (loyalty.MAX_ORDER_TOTAL) with at most two decimals.
+PHONE_PATTERN = r"^(\+86 ?)?1[3-9]\d ?\d{4} ?\d{4}$|^\+([1-79]\d|8[0-57-9])\d{5,13}$"
+MONEY_PATTERN = r"^(\d{1,7}(\.\d{1,2})?|10000000(\.0{1,2})?)$"
+
+
+@extend_schema_field({"type": "string", "pattern": PHONE_PATTERN, "example": "13800138000"})
+class PhoneField(serializers.CharField):
+    """A phone as typed; the services normalise it (accounts.phones) and name what is wrong."""
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "example": "199.00"}
+)
+class MoneyField(serializers.DecimalField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**MONEY, **kwargs})
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {c: {"type": "boolean"} for c in Member.CONSENT_CHANNELS},
+        "additionalProperties": False,
+        "example": {"sms": True, "email": False},
+    }
+)
+class ConsentField(serializers.DictField):
+    """``{"sms": true, ...}``: the channels of Member.CONSENT_CHANNELS, each true or false."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.BooleanField(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> dict:
+        value = super().to_internal_value(data)
+        unknown = sorted(set(value) - set(Member.CONSENT_CHANNELS))
+        if unknown:
+            raise serializers.ValidationError(
+                _("Unknown channel: %(names)s. Use sms, email, wecom or portal.")
+                % {"names": ", ".join(unknown)}
+            )
+        return value
 
 
 class LineInput(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
+    sku = serializers.CharField(max_length=64, min_length=1)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
-    amount = serializers.DecimalField(**MONEY)
+    amount = MoneyField()
 
 
 class OrderInput(serializers.Serializer):
@@ -34,19 +78,24 @@ class OrderInput(serializers.Serializer):
         max_length=32,
         error_messages={"invalid": _("Use 1-32 lower-case letters, digits, - or _.")},
     )
-    external_id = serializers.CharField(max_length=100)
-    member = serializers.CharField(max_length=32)
-    store = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
+    external_id = serializers.CharField(max_length=100, min_length=1)
+    member = serializers.CharField(
+        max_length=32, min_length=1, help_text="A member code, or a phone (enrols when unknown)."
+    )
+    store = serializers.CharField(
+        max_length=16, min_length=1, required=False, allow_null=True, default=None
+    )
     placed_at = serializers.DateTimeField()
-    total = serializers.DecimalField(**MONEY)
+    total = MoneyField()
     # What the order cost before its vouchers; without it, it is the total plus what the vouchers
     # took off. A voucher's minimum spend is checked against it.
-    before_vouchers = serializers.DecimalField(
-        required=False, allow_null=True, default=None, **MONEY
-    )
+    before_vouchers = MoneyField(required=False, allow_null=True, default=None)
     lines = LineInput(many=True, allow_empty=False)
     vouchers = serializers.ListField(
-        child=serializers.CharField(max_length=20), required=False, default=list, max_length=10
+        child=serializers.CharField(max_length=20, min_length=1),
+        required=False,
+        default=list,
+        max_length=10,
     )
 
     def validate_store(self, value: str | None) -> Store | None:
@@ -106,14 +155,14 @@ class OrderInput(serializers.Serializer):
 
 
 class RefundLineInput(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
+    sku = serializers.CharField(max_length=64, min_length=1)
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
-    amount = serializers.DecimalField(**MONEY)
+    amount = MoneyField()
 
 
 class RefundInput(serializers.Serializer):
-    external_id = serializers.CharField(max_length=100)
-    amount = serializers.DecimalField(required=False, allow_null=True, default=None, **MONEY)
+    external_id = serializers.CharField(max_length=100, min_length=1)
+    amount = MoneyField(required=False, allow_null=True, default=None)
     lines = RefundLineInput(many=True, required=False, default=list)
 
     def validate_lines(self, value: list) -> list:
@@ -134,7 +183,9 @@ class RefundInput(serializers.Serializer):
 
 
 class PointsEntryOutput(serializers.ModelSerializer):
-    order: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
+    order: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
 
     class Meta:
         model = PointsEntry
@@ -159,6 +210,21 @@ class RedemptionInput(serializers.Serializer):
         if not attrs["reward"] and not attrs["reason"]:
             raise serializers.ValidationError({"reason": [_("Give a reward code or a reason.")]})
         return attrs
+
+
+class VoucherTemplateRefOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    stackable = serializers.BooleanField()
+
+
+class VoucherValueOut(serializers.Serializer):
+    amount = serializers.CharField(allow_null=True, help_text="CNY off, a decimal string.")
+    percent = serializers.IntegerField(allow_null=True)
+    gift_item = serializers.CharField(allow_null=True)
+    buy_n = serializers.IntegerField(allow_null=True)
+    get_m = serializers.IntegerField(allow_null=True)
 
 
 class VoucherOutput(serializers.ModelSerializer):
@@ -188,6 +254,7 @@ class VoucherOutput(serializers.ModelSerializer):
             "terms",
         ]
 
+    @extend_schema_field(VoucherTemplateRefOut)
     def get_template(self, obj: Voucher) -> dict:
         return {
             "code": obj.template.code,
@@ -196,6 +263,7 @@ class VoucherOutput(serializers.ModelSerializer):
             "stackable": obj.template.stackable,
         }
 
+    @extend_schema_field(VoucherValueOut)
     def voucher_value(self, obj: Voucher) -> dict:
         t = obj.template
         return {
@@ -214,5 +282,9 @@ class VoucherOutput(serializers.ModelSerializer):
 
 
 class VoucherRedeemInput(serializers.Serializer):
-    store = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
-    order = serializers.CharField(max_length=100, required=False, allow_null=True, default=None)
+    store = serializers.CharField(
+        max_length=16, min_length=1, required=False, allow_null=True, default=None
+    )
+    order = serializers.CharField(
+        max_length=100, min_length=1, required=False, allow_null=True, default=None
+    )

@@ -13,6 +13,8 @@ from accounts.access import Actor, actor_of
 from accounts.api.permissions import key_store
 from accounts.models import AuditEntry, Store
 from accounts.phones import InvalidPhone, normalize_phone
+from members.api.schema import PAGE, MemberCardOut, paginated
+from members.api.serializers import PHONE_PATTERN, ConsentField, PhoneField
 from members.models import ConsentRecord, Member
 from members.selectors import member_card
 from members.selectors.scope import card_for, in_scope, member_to_serve, members_browsable
@@ -59,21 +61,13 @@ class MemberOutputSerializer(serializers.ModelSerializer):
         fields = ["code", "phone", "name", "store", "channel", "joined_at"]
 
 
-def _check_consent(value: dict) -> dict:
-    unknown = sorted(set(value) - set(Member.CONSENT_CHANNELS))
-    if unknown:
-        raise serializers.ValidationError(
-            _("Unknown channel: %(names)s. Use sms, email, wecom or portal.")
-            % {"names": ", ".join(unknown)}
-        )
-    return value
-
-
 class MemberListCreateApi(APIView):
     class MemberEnrolInput(serializers.Serializer):
-        phone = serializers.CharField(max_length=32)
+        phone = PhoneField(max_length=32)
         name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-        store = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
+        store = serializers.CharField(
+            max_length=16, min_length=1, required=False, allow_null=True, default=None
+        )
         channel = serializers.ChoiceField(
             choices=Member.Channel.choices, default=Member.Channel.STORE
         )
@@ -82,18 +76,19 @@ class MemberListCreateApi(APIView):
         referral_code = serializers.CharField(
             max_length=32, required=False, allow_blank=True, default=""
         )
-        consent = serializers.DictField(
-            child=serializers.BooleanField(), required=False, default=dict
-        )
-
-        def validate_consent(self, value: dict) -> dict:
-            return _check_consent(value)
+        consent = ConsentField(required=False, default=dict)
 
     @extend_schema(
+        operation_id="members_list",
         parameters=[
-            OpenApiParameter("phone", str, description="Find by phone (any common format)")
+            OpenApiParameter(
+                "phone",
+                {"type": "string", "pattern": PHONE_PATTERN},
+                description="Find by phone (any common format).",
+            ),
+            PAGE,
         ],
-        responses=MemberOutputSerializer(many=True),
+        responses=paginated(MemberOutputSerializer, "PaginatedMemberList"),
     )
     def get(self, request: Request) -> Response:
         actor = actor_of(request)
@@ -116,7 +111,7 @@ class MemberListCreateApi(APIView):
 
     @extend_schema(
         request=MemberEnrolInput,
-        responses={201: MemberOutputSerializer, 200: MemberOutputSerializer},
+        responses={201: MemberCardOut, 200: MemberCardOut},
     )
     def post(self, request: Request) -> Response:
         data = self.MemberEnrolInput(data=request.data)
@@ -164,19 +159,16 @@ class MemberDetailApi(APIView):
         name = serializers.CharField(max_length=100, required=False, allow_blank=True)
         email = serializers.EmailField(required=False, allow_blank=True)
         birthday = serializers.DateField(required=False, allow_null=True)
-        consent = serializers.DictField(child=serializers.BooleanField(), required=False)
+        consent = ConsentField(required=False)
         frequency = serializers.ChoiceField(choices=Member.Frequency.choices, required=False)
 
-        def validate_consent(self, value: dict) -> dict:
-            return _check_consent(value)
-
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: MemberCardOut})
     def get(self, request: Request, code: str) -> Response:
         actor = actor_of(request)
         member = member_served(actor, code)
         return Response(card_for(actor, member, member_card(member)))
 
-    @extend_schema(request=MemberPatchInput, responses={200: dict})
+    @extend_schema(request=MemberPatchInput, responses={200: MemberCardOut})
     def patch(self, request: Request, code: str) -> Response:
         member = member_in_scope(actor_of(request), code)
         data = self.MemberPatchInput(data=request.data, partial=True)

@@ -36,6 +36,15 @@ class ImportJob(models.Model):
     applied_rows = models.PositiveIntegerField(default=0)
     created_records = models.PositiveIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True)
+    # Who applies the file: "host:pid:token" of the worker that claimed it, and since when. A job
+    # at "applying" with no claimant is waiting for a worker (since ``claimed_at``: the confirm).
+    claimed_by = models.CharField(max_length=200, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Failed while applying (its worker stopped, an unexpected error): the operator may apply
+    # the same file again. A file that failed on its rows is fixed and uploaded again instead.
+    can_apply_again = models.BooleanField(default=False)
+    # The language of the operator who confirmed: messages written later are stored in it.
+    language = models.CharField(max_length=10, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

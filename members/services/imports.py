@@ -1,23 +1,37 @@
 """CSV import of orders and members: every row validated first, a downloadable report of row
 errors, then applied all at once in one transaction (nothing is applied from a file with errors
-unless the operator chooses to skip the bad rows). Rows go through the same services as the API."""
+unless the operator chooses to skip the bad rows). Rows go through the same services as the API.
+
+A worker may die while it applies a file. The apply claims the job (one claimant, however many
+deliveries of its task) and marks it done in the transaction that applied it, so a dead worker
+leaves nothing applied and the job at "applying"; ``imports_fail_abandoned`` then fails it with a
+message, and the operator may apply it again. Whether the claimant still lives: on PostgreSQL it
+holds an advisory lock on the job for as long as it works, released by the server when its session
+ends, however the process died; elsewhere (the demo's SQLite) its process id on this machine, or
+the claim's age against the task's time limit."""
 
 from __future__ import annotations
 
 import csv
 import io
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
@@ -56,6 +70,14 @@ MAX_OPENING_POINTS = 100_000_000  # a balance column holds 2^31; no brand's memb
 IMPORT_CHUNK = 10_000  # orders per set-based step inside the one import transaction
 LIFECYCLE_CHUNK = 5000  # members per lifecycle refresh at the end of an import
 MEMBER_CHUNK = 10_000  # member rows per set-based step of a member import
+# pg_advisory_lock(APPLY_LOCK_CLASS, job id): held by the session applying the job. The two-key
+# form, apart from the one-key locks (lifecycle.LOCK_KEY). Sessions must be the server's own: a
+# pooler in transaction mode (PgBouncer) would hand the lock to whichever client comes next.
+APPLY_LOCK_CLASS = 0x1A9C  # "import"
+# Without the lock (SQLite): a claim older than the task's hard time limit has no live worker.
+CLAIM_STALE_AFTER_SECONDS = 5 * 60  # on top of SCRM_IMPORT_TIME_LIMIT
+# A confirmed job no worker took (the message lost with the broker's data): failed after this.
+WAITING_AT_MOST_SECONDS = 6 * 3600
 logger = logging.getLogger("scrm.imports")
 
 
@@ -326,14 +348,19 @@ def import_create(*, kind: str, upload, actor: User | None) -> ImportJob:
     )
 
 
-def _failed(job: ImportJob) -> ImportJob:
+def _failed(job: ImportJob, *, claimed_by: str | None = None) -> ImportJob:
     """An unexpected error (a bug, the database gone): the job must not spin on "checking" or
-    "applying" for ever. The worker's log has the traceback under the job's id."""
+    "applying" for ever. The worker's log has the traceback under the job's id. While applying
+    (``claimed_by``), only that claim is failed, and the file may be applied again."""
     logger.exception("import %s failed", job.pk)
-    ImportJob.objects.filter(pk=job.pk).update(
+    jobs = ImportJob.objects.filter(pk=job.pk)
+    if claimed_by is not None:
+        jobs = jobs.filter(status=ImportJob.Status.APPLYING, claimed_by=claimed_by)
+    jobs.update(
         status=ImportJob.Status.FAILED,
         message=_("An unexpected error stopped this import (reference: import %(id)s).")
         % {"id": job.pk},
+        can_apply_again=claimed_by is not None,
         finished_at=timezone.now(),
     )
     job.refresh_from_db()
@@ -363,22 +390,238 @@ def import_validate(*, job_id: int) -> ImportJob:
     return job
 
 
-def import_apply(*, job_id: int, skip_bad_rows: bool, actor: User | None) -> ImportJob:
-    """Apply every valid row in one transaction; any failure rolls the whole file back."""
+@transaction.atomic
+def import_confirm(*, job_id: int, skip_bad_rows: bool, language: str = "") -> ImportJob:
+    """The operator confirmed: the job shows "applying" at once and waits for a worker to claim
+    it (the caller enqueues ``import_apply`` on commit). A file that failed while applying may be
+    confirmed again, with its bad rows skipped if it has any, as the first time."""
+    status = ImportJob.Status
+    appliable = Q(status=status.READY) | Q(status=status.FAILED, can_apply_again=True)
+    if skip_bad_rows:
+        appliable |= Q(status=status.INVALID)
+    else:
+        appliable &= Q(error_rows=0)
+    confirmed = ImportJob.objects.filter(appliable, pk=job_id).update(
+        status=status.APPLYING,
+        skip_bad_rows=skip_bad_rows,
+        claimed_by="",
+        claimed_at=timezone.now(),
+        can_apply_again=False,
+        message="",
+        finished_at=None,
+        language=(language or "")[:10],
+    )
     job = ImportJob.objects.get(pk=job_id)
-    # APPLYING: the page marked it when the operator confirmed, to show progress at once.
-    if job.status not in (
-        ImportJob.Status.READY,
-        ImportJob.Status.INVALID,
-        ImportJob.Status.APPLYING,
-    ) or (job.status == ImportJob.Status.INVALID and not skip_bad_rows):
+    if not confirmed:
+        if job.status in (status.APPLYING, status.DONE):
+            raise ApplicationError(
+                _("This file is being applied or has been applied already."),
+                code="import_already_applied",
+                status_code=409,
+            )
         raise ApplicationError(
             _("This file can't be applied: fix the errors or choose to skip the bad rows."),
             code="import_not_ready",
             status_code=409,
         )
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportJob.Status.APPLYING, skip_bad_rows=skip_bad_rows
+    _progress(job.pk, "applying", 0, job.total_rows)
+    return job
+
+
+class _ClaimLost(Exception):
+    """The job was failed as abandoned while this worker still applied it: roll back."""
+
+
+def _claimant_name() -> str:
+    # The token tells two claims of one process apart (a thread pool, a claim before a restart).
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:200]
+
+
+@contextmanager
+def _apply_lock(job_id: int) -> Iterator[bool]:
+    """Whether this session may work on the job. On PostgreSQL: whether it got the job's advisory
+    lock, held to the end of the block or of the session; a killed worker's session ends with its
+    connection, so a free lock on a claimed job means its worker is gone. Elsewhere: yes, and the
+    claim's conditional update alone decides who applies."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s::int, %s::int)", [APPLY_LOCK_CLASS, job_id])
+        free = bool(cursor.fetchone()[0])
+    try:
+        yield free
+    finally:
+        if free:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s::int, %s::int)", [APPLY_LOCK_CLASS, job_id]
+                    )
+            except DatabaseError:  # the session is gone, and its locks with it
+                logger.warning("import %s: its session ended before the lock was released", job_id)
+
+
+def _claimant_gone(job: ImportJob) -> bool:
+    """Without the advisory lock (SQLite): whether the worker that claimed the job has stopped.
+    Its process on this machine tells; a claim older than the task's hard time limit has no
+    worker either (the demo's solo worker has no time limit, and its files are small)."""
+    stale = timedelta(seconds=django_settings.SCRM_IMPORT_TIME_LIMIT + CLAIM_STALE_AFTER_SECONDS)
+    if job.claimed_at is None or timezone.now() - job.claimed_at > stale:
+        return True
+    host, _sep, rest = job.claimed_by.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: alive
+        return False
+    return False
+
+
+def _fail_abandoned(job: ImportJob) -> bool:
+    """Fail a job left at "applying" by a worker that is gone, if that claim still stands, with
+    its audit row. Nothing of it was applied: a job turns done in the transaction of its rows."""
+    taken = bool(job.claimed_by)
+    with translation.override(job.language or django_settings.LANGUAGE_CODE):
+        # The page says "Nothing was applied." before every failure's message.
+        message = (
+            _("The worker applying this import stopped. Apply it again.")
+            if taken
+            else _("No worker took this import. Apply it again.")
+        )
+    with transaction.atomic():
+        failed = ImportJob.objects.filter(
+            pk=job.pk, status=ImportJob.Status.APPLYING, claimed_by=job.claimed_by
+        ).update(
+            status=ImportJob.Status.FAILED,
+            message=message,
+            can_apply_again=True,
+            finished_at=timezone.now(),
+        )
+        if failed:
+            audit_record(
+                actor=None,
+                action="import.abandoned",
+                target=job,
+                via=AuditEntry.Via.SYSTEM,
+                before={
+                    "status": ImportJob.Status.APPLYING.value,
+                    "claimed_by": job.claimed_by,
+                    "claimed_at": job.claimed_at.isoformat() if job.claimed_at else None,
+                },
+                after={
+                    "status": ImportJob.Status.FAILED.value,
+                    "reason": "worker_stopped" if taken else "never_taken",
+                },
+                target_label=job.filename,
+            )
+    if failed:
+        logger.warning(
+            "import %s: its worker %s stopped; failed, may be applied again",
+            job.pk,
+            job.claimed_by or "(none took it)",
+        )
+        _progress(job.pk, ImportJob.Status.FAILED, 0, job.total_rows)
+    return bool(failed)
+
+
+def imports_fail_abandoned() -> int:
+    """The reaper (a periodic task): fail each job left at "applying" by a worker that is gone,
+    and each confirmed job no worker took within WAITING_AT_MOST_SECONDS; the operator may apply
+    them again. A live apply holds its lock and is passed by. All its state is in the database:
+    any worker may run it, as often as it likes. A job waiting for a worker is never locked here
+    within that time, so a worker taking it never finds the reaper holding its lock."""
+    waited_since = timezone.now() - timedelta(seconds=WAITING_AT_MOST_SECONDS)
+    candidates = list(
+        ImportJob.objects.filter(status=ImportJob.Status.APPLYING)
+        .filter(~Q(claimed_by="") | Q(claimed_at__lt=waited_since) | Q(claimed_at__isnull=True))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    failed = 0
+    for job_id in candidates:
+        with _apply_lock(job_id) as free:
+            if not free:
+                continue  # its worker is applying it
+            job = ImportJob.objects.get(pk=job_id)
+            if job.status != ImportJob.Status.APPLYING:
+                continue
+            if job.claimed_by:
+                if connection.vendor != "postgresql" and not _claimant_gone(job):
+                    continue
+            elif job.claimed_at is not None and job.claimed_at >= waited_since:
+                continue
+            failed += _fail_abandoned(job)
+    return failed
+
+
+def _claim(*, job_id: int, skip_bad_rows: bool) -> ImportJob | None:
+    """Take the job for this worker with one conditional update, or None if it is not to be
+    applied here: claimed by a live worker, done, failed (waiting for the operator, who may not
+    want it any more), or claimed by another delivery first."""
+    status = ImportJob.Status
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status == status.APPLYING and job.claimed_by:
+        # Another delivery claimed it. On PostgreSQL this session holds the job's lock, so that
+        # delivery's worker is gone; elsewhere its process tells.
+        if connection.vendor == "postgresql" or _claimant_gone(job):
+            _fail_abandoned(job)
+        else:
+            logger.info("import %s: %s is applying it", job_id, job.claimed_by)
+        return None
+    if job.status == status.APPLYING:  # confirmed on the page, waiting for a worker
+        mine = Q(status=status.APPLYING, claimed_by="")
+        skip_bad_rows = job.skip_bad_rows
+    elif job.status == status.READY or (job.status == status.INVALID and skip_bad_rows):
+        mine = Q(status=job.status)
+    elif job.status in (status.DONE, status.FAILED):
+        logger.info("import %s: %s already, not applied again", job_id, job.status)
+        return None
+    else:
+        raise ApplicationError(
+            _("This file can't be applied: fix the errors or choose to skip the bad rows."),
+            code="import_not_ready",
+            status_code=409,
+        )
+    claimed = ImportJob.objects.filter(mine, pk=job_id).update(
+        status=status.APPLYING,
+        skip_bad_rows=skip_bad_rows,
+        claimed_by=_claimant_name(),
+        claimed_at=timezone.now(),
+        message="",
+    )
+    if not claimed:
+        logger.info("import %s: another delivery claimed it first", job_id)
+        return None
+    job.refresh_from_db()
+    return job
+
+
+def import_apply(*, job_id: int, skip_bad_rows: bool, actor: User | None) -> ImportJob:
+    """Apply every valid row in one transaction; any failure rolls the whole file back.
+
+    Any number of deliveries of the task may call this for one job: one claims it and applies it
+    (holding the job's advisory lock on PostgreSQL), the others return the job as it is. A
+    delivery that finds the job claimed by a worker that is gone fails it, as the reaper does.
+    The job turns done in the transaction of its rows, and only while this claim stands: a job
+    is never both applied and failed, and never applied twice."""
+    with _apply_lock(job_id) as free:
+        if not free:
+            logger.info("import %s: another worker is applying it", job_id)
+            return ImportJob.objects.get(pk=job_id)
+        job = _claim(job_id=job_id, skip_bad_rows=skip_bad_rows)
+        if job is None:
+            return ImportJob.objects.get(pk=job_id)
+        return _apply_claimed(job, actor)
+
+
+def _apply_claimed(job: ImportJob, actor: User | None) -> ImportJob:
+    mine = ImportJob.objects.filter(
+        pk=job.pk, status=ImportJob.Status.APPLYING, claimed_by=job.claimed_by
     )
     try:
         v = _validate_orders(job) if job.kind == ImportJob.Kind.ORDERS else _validate_members(job)
@@ -399,19 +642,23 @@ def import_apply(*, job_id: int, skip_bad_rows: bool, actor: User | None) -> Imp
                 },
                 target_label=job.filename,
             )
+            # Done in the rows' transaction: a worker killed before the commit leaves nothing
+            # applied and the job applying, for the reaper; one killed after it, the job done.
+            if not mine.update(
+                status=ImportJob.Status.DONE,
+                applied_rows=applied,
+                created_records=created,
+                finished_at=timezone.now(),
+            ):
+                raise _ClaimLost
+    except _ClaimLost:
+        logger.warning("import %s: failed as abandoned while applying; rolled back", job.pk)
     except ApplicationError as exc:
-        ImportJob.objects.filter(pk=job.pk).update(
+        mine.update(
             status=ImportJob.Status.FAILED, message=exc.message[:500], finished_at=timezone.now()
         )
     except Exception:
-        return _failed(job)
-    else:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.DONE,
-            applied_rows=applied,
-            created_records=created,
-            finished_at=timezone.now(),
-        )
+        return _failed(job, claimed_by=job.claimed_by)
     job.refresh_from_db()
     _progress(job.pk, job.status, job.applied_rows, job.total_rows)
     return job

@@ -7,6 +7,7 @@ Safe local defaults give the embedded demo (SQLite, a file-system Celery broker,
 from pathlib import Path
 
 import environ
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -53,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "scrm.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -117,7 +120,20 @@ else:
     }
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+# A worker that dies mid-task loses nothing: a message is acknowledged only after its task ran
+# (acks late) and is put back at once when the process running it dies (reject on worker lost);
+# each task is written so that a second delivery does no harm (an import claims its job, the
+# relays keep their place in the database). When the whole worker dies, Redis puts back what it
+# had taken after the visibility timeout. That must be longer than the longest job, or a running
+# job gets a second delivery (turned away, but a worker sits on it). The longest job is an import
+# of MAX_ROWS (500,000) rows, about 2.5 minutes on the bench machine: its task is stopped at 30
+# minutes (the import fails, rolls back and may be applied again), killed at 35, and Redis
+# redelivers after 45. An import whose worker died is failed by the reaper (members.tasks.
+# imports_fail_abandoned, every minute) long before that; the late delivery then does nothing.
+SCRM_IMPORT_SOFT_TIME_LIMIT = 30 * 60
+SCRM_IMPORT_TIME_LIMIT = SCRM_IMPORT_SOFT_TIME_LIMIT + 5 * 60
+SCRM_BROKER_VISIBILITY_TIMEOUT = SCRM_IMPORT_TIME_LIMIT + 10 * 60
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": SCRM_BROKER_VISIBILITY_TIMEOUT}
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = str(VAR_DIR / "celery-queue")
     for _folder in ("celery-queue", "celery-processed", "celery-control"):
@@ -134,6 +150,7 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or No
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -286,7 +303,11 @@ SCRM_API_MAX_BODY_BYTES = env.int("SCRM_API_MAX_BODY_BYTES", default=8 * 1024 * 
 DATA_UPLOAD_MAX_MEMORY_SIZE = SCRM_API_MAX_BODY_BYTES
 SPECTACULAR_SETTINGS = {
     "TITLE": "SCRM integration API",
-    "DESCRIPTION": "Members, orders, points, vouchers and tiers for POS, shops and mini-programs.",
+    "DESCRIPTION": (
+        "Members, orders, points, vouchers and tiers for POS, shops and mini-programs. Errors are"
+        ' `{"error": {"code", "message", "fields"}}`; text may not contain NUL (U+0000): a 400'
+        " naming the field."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
@@ -294,6 +315,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "scrm.api_schema.error_responses",
+        "members.api.schema.schema_rules",
+    ],
 }
 
 # --- Security defaults that hold everywhere ------------------------------------------------------
@@ -304,6 +330,25 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the body attribute, no
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Content-Security-Policy --------------------------------------------------------------------
+# Every page, the admin and the API docs: scripts and styles only from our own static files, no
+# inline code (behaviour lives in static/js, styles in static/css; htmx runs without eval, see
+# _base.html's htmx-config). 'wasm-unsafe-eval' lets the counter's QR scanner compile its
+# WebAssembly decoder (static/vendor/barcode-detector); it allows no JavaScript eval.
+# tests/test_headers.py keeps the templates free of inline scripts, handlers and styles.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.WASM_UNSAFE_EVAL],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 LOGGING = {
     "version": 1,

@@ -1,4 +1,5 @@
-"""Production: PostgreSQL, Redis, HTTPS. Refuses to start without real secrets and hosts."""
+"""Production: PostgreSQL, Redis, HTTPS. Refuses to start without real secrets and hosts, or with an
+SMS backend that logs sign-in codes."""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -9,6 +10,8 @@ from .base import (
     EMAIL_URL,
     INSECURE_DEFAULT_SECRET_KEY,
     REDIS_URL,
+    SCRM_SMS_BACKEND,
+    SCRM_SMS_GATEWAY_URL,
     env,
 )
 
@@ -33,6 +36,19 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 SCRM_SMS_SHOW_IN_PAGE = False
+# The console backend writes every sign-in code to the log: anyone who reads the log could sign in
+# as any member. Only a deliberate choice (a staging site without a gateway) runs with it.
+SCRM_ALLOW_CONSOLE_SMS = env.bool("SCRM_ALLOW_CONSOLE_SMS", default=False)
+if SCRM_SMS_BACKEND == "accounts.sms.ConsoleBackend" and not SCRM_ALLOW_CONSOLE_SMS:
+    raise ImproperlyConfigured(
+        "SCRM_SMS_BACKEND is accounts.sms.ConsoleBackend, which logs every sign-in code: set "
+        "SCRM_SMS_BACKEND=accounts.sms.HttpGatewayBackend with SCRM_SMS_GATEWAY_URL and "
+        "SCRM_SMS_GATEWAY_TOKEN, or SCRM_ALLOW_CONSOLE_SMS=true to run with it anyway."
+    )
+if SCRM_SMS_BACKEND == "accounts.sms.HttpGatewayBackend" and not SCRM_SMS_GATEWAY_URL.startswith(
+    ("http://", "https://")
+):
+    raise ImproperlyConfigured("SCRM_SMS_GATEWAY_URL must be the SMS gateway's http(s) URL.")
 if not EMAIL_URL:
     # No mail server: nothing is mailed (the reset page says an admin resets passwords); SMTP on
     # this host is only the fallback a later channel would find and report as unreachable.

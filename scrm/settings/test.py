@@ -29,7 +29,8 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["TEST"] = {"NAME": "test_scrm"}
+    # One test database per database named (two checkouts or runs side by side do not collide).
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
 
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" and not env.bool(
     "SCRM_TEST_ALLOW_SQLITE", default=False

@@ -19,6 +19,17 @@ document.addEventListener("click", (event) => {
     copy.textContent = copy.dataset.copied || copy.textContent;
   }
 });
+document.addEventListener("change", (event) => {
+  // A select that applies its form when it changes (the form's own button is for pages without JS).
+  const field = event.target.closest("[data-autosubmit]");
+  if (field && field.form) field.form.submit();
+  // A field that announces its change under a name of its own, for an htmx trigger about that field
+  // only (htmx's trigger filters, change[...], need eval, which the Content-Security-Policy refuses).
+  const announcing = event.target.closest("[data-change-event]");
+  if (announcing) {
+    announcing.dispatchEvent(new CustomEvent(announcing.dataset.changeEvent, { bubbles: true }));
+  }
+});
 document.addEventListener("submit", (event) => {
   const message = event.target.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();

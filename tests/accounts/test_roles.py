@@ -25,9 +25,11 @@ def test_role_groups_carry_exactly_their_permissions():
         expected = set(codenames) | (admin_site if role == roles.ADMIN else set())
         assert set(group.permissions.values_list("codename", flat=True)) == expected
     # operators and clerks never reach Django's admin models
-    assert not Group.objects.get(name=roles.OPERATOR).permissions.filter(
-        codename__startswith="view_"
-    ).exists()
+    assert (
+        not Group.objects.get(name=roles.OPERATOR)
+        .permissions.filter(codename__startswith="view_")
+        .exists()
+    )
     assert "change_member" not in admin_site  # members are changed through audited services
 
 

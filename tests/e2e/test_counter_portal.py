@@ -92,7 +92,7 @@ def test_third_purchase_at_the_counter_then_the_member_sees_vip(shop, open_page,
     page.locator("[data-sku=BREAD-1]").click()
     page.locator("[data-line=BREAD-1]").wait_for()
     total = page.locator(".cc-total")
-    page.wait_for_function("document.querySelector('.cc-total').dataset.total === '147.50'")
+    page.wait_for_function("() => document.querySelector('.cc-total').dataset.total === '147.50'")
     assert total.get_attribute("data-points") == "147"
     shoot(page, f"counter-purchase-{lang}-{width}")
     page.click("[data-confirm-purchase]")

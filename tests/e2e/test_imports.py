@@ -103,11 +103,11 @@ def test_the_progress_bar_keeps_polling_until_the_import_ends(world, open_page):
     page = open_page(lang="en")
     staff_sign_in(page, "operator@example.com")
     page.goto(f"/console/members/imports/{job.pk}/")
-    page.wait_for_function("document.querySelector('progress')?.value === 100")
+    page.wait_for_function("() => document.querySelector('progress')?.value === 100")
     _progress(job.pk, "applying", 600, 1000)
-    page.wait_for_function("document.querySelector('progress')?.value === 600")
+    page.wait_for_function("() => document.querySelector('progress')?.value === 600")
     _progress(job.pk, "applying", 900, 1000)  # a third poll: each swap keeps the next one going
-    page.wait_for_function("document.querySelector('progress')?.value === 900")
+    page.wait_for_function("() => document.querySelector('progress')?.value === 900")
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.DONE, applied_rows=1000, created_records=500
     )

@@ -66,7 +66,7 @@ def test_operator_signs_in_to_the_console_and_searches_members(world, open_page,
 
     page.click(f".nav a:has-text('{TEXT[lang]['members']}')")
     page.fill("#q", "林晓")
-    page.wait_for_function("document.querySelectorAll('#member-table tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#member-table tbody tr').length === 1")
     assert "林晓雨" in page.locator("#member-table").inner_text()
     assert "q=%E6%9E%97%E6%99%93" in page.url  # htmx pushed the search into the address
     shoot(page, f"operator-members-{lang}-1280")

@@ -51,7 +51,7 @@ def _count(page) -> int:
 
 def _wait_count(page, n: int) -> None:
     page.wait_for_function(
-        f"document.querySelector('#segment-count [data-count]')?.dataset.count === '{n}'"
+        f"() => document.querySelector('#segment-count [data-count]')?.dataset.count === '{n}'"
     )
 
 

@@ -204,6 +204,13 @@ def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_spinning(
     assert not Order.objects.exists()
     page = operator_client.get(f"/console/members/imports/{job.pk}/").content.decode()
     assert 'data-status="failed"' in page and job.message in page
+    # A bug or the database gone, not the file: the page offers to apply the same file again.
+    assert job.can_apply_again and f'action="/console/members/imports/{job.pk}/apply/"' in page
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/console/members/imports/{job.pk}/apply/")
+    job.refresh_from_db()
+    assert job.status == "done" and Order.objects.count() == 3
 
     monkeypatch.setattr(imports, "_validate_orders", boom)
     with django_capture_on_commit_callbacks(execute=True):

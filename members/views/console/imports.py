@@ -7,7 +7,6 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import staff_required
@@ -17,6 +16,7 @@ from members.models import ImportJob
 from members.services.imports import (
     MEMBER_COLUMNS,
     ORDER_COLUMNS,
+    import_confirm,
     import_create,
     import_error_report,
     import_progress,
@@ -75,15 +75,13 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     skip = request.POST.get("skip_bad_rows") == "1"
-    if job.status == ImportJob.Status.READY or (job.status == ImportJob.Status.INVALID and skip):
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.APPLYING, skip_bad_rows=skip
-        )
-        tasks.import_apply.delay_on_commit(job.pk, skip, request.user.pk, language=get_language())
+    try:
+        # The first apply, or again after its worker stopped: the same confirm, the same task.
+        import_confirm(job_id=job.pk, skip_bad_rows=skip, language=get_language())
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
     else:
-        messages.error(
-            request, _("This file can't be applied: fix the errors or choose to skip the bad rows.")
-        )
+        tasks.import_apply.delay_on_commit(job.pk, skip, request.user.pk, language=get_language())
     return redirect("members:import_detail", pk=job.pk)
 
 
