@@ -192,8 +192,9 @@ def tier_decision(
     downgrade_due_at: datetime | None,
     at: datetime,
 ) -> TierDecision:
-    """How a member's tier moves. Orders and imports only raise; refunds and new rules apply at
-    once both ways; the daily job lowers after the grace period (announced first)."""
+    """How a member's tier moves. Orders and imports only raise; refunds apply at once both ways;
+    the daily job and new rules lower only after the grace period (announced first), so
+    publishing rules never drops a member at once (and unchanged rules move nobody)."""
     target = tier_for(s, tiers)
     if current is None or target.rank > current.rank:
         return TierDecision(target, True, False, False)
@@ -201,7 +202,7 @@ def tier_decision(
         return TierDecision(target, False, downgrade_due_at is not None, False)
     if cause in ("order", "import"):
         return TierDecision(target, False, False, False)
-    if cause == "daily":
+    if cause in ("daily", "rules"):
         if downgrade_due_at is None:
             return TierDecision(target, False, False, True)
         if downgrade_due_at > at:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from django.db.models import Q, QuerySet
 
@@ -22,16 +23,16 @@ def members_visible_to(user: User) -> QuerySet[Member]:
 def member_search(*, qs: QuerySet[Member], q: str) -> tuple[QuerySet[Member], str]:
     """One box for every look-up. Returns the matches and the kind of look-up it was:
     ``phone`` (an exact number), ``last4``, ``code``, ``name`` or ``all``."""
-    q = (q or "").strip()
+    q = unicodedata.normalize("NFKC", q or "").strip()  # full-width digits from Chinese IMEs
     if not q:
         return qs, "all"
     digits = re.sub(r"[\s\-+]", "", q)
-    if digits.isdigit() and len(digits) >= 11:
+    if digits.isascii() and digits.isdigit() and len(digits) >= 11:
         try:
             return qs.filter(phone=normalize_phone(q)), "phone"
         except InvalidPhone:
             return qs.none(), "phone"
-    if digits.isdigit() and len(digits) == 4:
+    if digits.isascii() and digits.isdigit() and len(digits) == 4:
         return qs.filter(phone_last4=digits), "last4"
     # "8000 王" or "王 8000": the last four digits narrowed by a name.
     m = re.fullmatch(r"(\d{4})\s+(\S.{0,50})|(\S.{0,50}?)\s+(\d{4})", q)

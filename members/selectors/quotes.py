@@ -15,6 +15,7 @@ from members import loyalty
 from members.models import Member, Product, Voucher
 from members.selectors.cards import counted_days, standing, voucher_terms
 from members.selectors.rules import loyalty_context
+from scrm.parsing import int_or_none, money_or_none, typed
 
 CENT = Decimal("0.01")
 MAX_LINES = 30
@@ -99,23 +100,18 @@ def _parse_lines(
         if product is None:
             errors.setdefault(f"lines[{i}].sku", []).append(_("No product has this SKU."))
             continue
-        try:
-            quantity = int(qty)
-            if not 1 <= quantity <= MAX_QUANTITY:
-                raise ValueError
-        except (TypeError, ValueError):
+        quantity = int_or_none(qty, minimum=1, maximum=MAX_QUANTITY)  # "３" is 3
+        if quantity is None:
             errors.setdefault(f"lines[{i}].quantity", []).append(
                 _("Enter a quantity from 1 to %(n)s.") % {"n": MAX_QUANTITY}
             )
             continue
-        try:
-            unit = Decimal(str(price).strip() or str(product.price or ""))
-            if not unit.is_finite() or unit < 0 or unit > MAX_UNIT_PRICE:
-                raise ValueError
-            unit = unit.quantize(CENT)
-        except (ArithmeticError, ValueError):
+        typed_price = typed(price)
+        unit = money_or_none(typed_price, maximum=MAX_UNIT_PRICE) if typed_price else product.price
+        if unit is None:
             errors.setdefault(f"lines[{i}].price", []).append(_("Enter the price in CNY."))
             continue
+        unit = unit.quantize(CENT)
         lines.append(BasketLine(product=product, quantity=quantity, unit_price=unit))
     return lines
 

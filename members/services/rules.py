@@ -4,17 +4,19 @@ re-evaluates every member under the new ladder."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
+from members import loyalty
 from members.models import Benefit, LoyaltySettings, Member, Milestone, Order, RulesVersion, Tier
 from members.selectors.cards import COUNTED
 from members.selectors.rules import loyalty_context_clear
@@ -119,26 +121,40 @@ def _discount(tier: Tier) -> int | None:
     return None
 
 
-def _qualifies(t: dict[str, Any], n: int, spend: Decimal) -> bool:
-    if t["min_purchases"] is None and t["min_annual_spend"] is None:
-        return True
-    return bool(
-        (t["min_purchases"] is not None and n >= t["min_purchases"])
-        or (t["min_annual_spend"] is not None and spend >= Decimal(str(t["min_annual_spend"])))
+def _proposed_rule(t: dict[str, Any], current: dict[int, Tier]) -> loyalty.TierRule:
+    tier = next((x for x in current.values() if x.code == t["code"]), None)
+    spend = t.get("min_annual_spend")
+    return loyalty.TierRule(
+        id=tier.pk if tier else -t["rank"] - 1,
+        code=t["code"],
+        rank=t["rank"],
+        min_purchases=t.get("min_purchases"),
+        min_annual_spend=Decimal(str(spend)) if spend is not None else None,
     )
 
 
 def rules_dry_run(
-    *, tiers: list[dict[str, Any]], spend_window_days: int, one_purchase_per_day: bool = False
+    *,
+    tiers: list[dict[str, Any]],
+    spend_window_days: int,
+    one_purchase_per_day: bool = False,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """How many members would move up, down or stay under ``tiers`` (each a dict with code, rank,
-    min_purchases, min_annual_spend), computed set-based over every member's orders."""
-    ladder = sorted(tiers, key=lambda t: t["rank"])
-    now = timezone.now()
+    """What publishing ``tiers`` (dicts with code, rank, min_purchases, min_annual_spend) would
+    do to every member, by the engine's own decision (``loyalty.tier_decision`` with the cause
+    ``rules``, the grace period included) on each member's standing as ``standing`` computes it,
+    set-based: how many move up, move down now (a downgrade already announced and due), enter the
+    grace period (announced now, lowered after it) or stay; and how many hold each tier after."""
+    now = now or timezone.now()
+    current = {t.pk: t for t in Tier.objects.all()}
+    ladder = sorted((_proposed_rule(t, current) for t in tiers), key=lambda r: r.rank)
+    by_code = {r.code: r for r in ladder}
     since = now - timedelta(days=spend_window_days)
-    stats: dict[int, tuple[int, Decimal]] = {}
-    orders = Order.objects.filter(status__in=COUNTED)
-    count_expr = Count("placed_at__date", distinct=True) if one_purchase_per_day else Count("id")
+    orders = Order.objects.filter(status__in=COUNTED, placed_at__lte=now)
+    count_expr = (
+        Count(TruncDate("placed_at"), distinct=True) if one_purchase_per_day else Count("id")
+    )
+    stats: dict[int, loyalty.Standing] = {}
     for row in (
         orders.values("member_id")
         .annotate(
@@ -148,28 +164,51 @@ def rules_dry_run(
         )
         .iterator()
     ):
-        stats[row["member_id"]] = (
-            row["n"],
-            (row["spend"] or Decimal("0")) - (row["refunded"] or Decimal("0")),
+        stats[row["member_id"]] = loyalty.Standing(
+            purchase_count=row["n"],
+            window_spend=(row["spend"] or Decimal("0")) - (row["refunded"] or Decimal("0")),
         )
-    rank_of = {t.pk: t.rank for t in Tier.objects.all()}
-    up = down = same = 0
-    after: dict[str, int] = {t["code"]: 0 for t in ladder}
-    for member_id, tier_id in Member.objects.values_list("pk", "tier_id").iterator():
-        n, spend = stats.get(member_id, (0, Decimal("0")))
-        target = ladder[0]
-        for t in ladder:
-            if _qualifies(t, n, spend) and t["rank"] > target["rank"]:
-                target = t
-        after[target["code"]] += 1
-        current = rank_of.get(tier_id, 0)
-        if target["rank"] > current:
+    nothing = loyalty.Standing(purchase_count=0, window_spend=Decimal("0"))
+    up = down = grace = same = 0
+    after: dict[str, int] = {r.code: 0 for r in ladder}
+    members = Member.objects.filter(erased_at__isnull=True)
+    for member_id, tier_id, due in members.values_list(
+        "pk", "tier_id", "downgrade_due_at"
+    ).iterator():
+        held = current.get(tier_id)
+        # A member without a tier holds the entry tier (``loyalty.tier_of``).
+        rule = by_code.get(held.code) if held is not None else ladder[0]
+        decision = loyalty.tier_decision(
+            current=rule,
+            s=stats.get(member_id, nothing),
+            tiers=ladder,
+            cause="rules",
+            downgrade_due_at=due,
+            at=now,
+        )
+        holds = decision.target if decision.change or rule is None else rule
+        after[holds.code] += 1
+        if decision.change and (rule is None or decision.target.rank > rule.rank):
             up += 1
-        elif target["rank"] < current:
+        elif decision.change:
             down += 1
+        elif decision.start_grace:
+            grace += 1
         else:
             same += 1
-    return {"up": up, "down": down, "same": same, "after": after, "members": up + down + same}
+    names = {t.code: t.name for t in current.values()}  # the tier's name in the reader's language
+    for t in tiers:  # or the name about to be published
+        if t.get("name_zh") or t.get("name_en"):
+            names[t["code"]] = Tier(name_zh=t.get("name_zh", ""), name_en=t.get("name_en", "")).name
+    return {
+        "up": up,
+        "down": down,
+        "grace": grace,
+        "same": same,
+        "grace_days": LoyaltySettings.current().grace_days,
+        "after": {names[code]: n for code, n in after.items()},
+        "members": up + down + grace + same,
+    }
 
 
 @transaction.atomic
@@ -245,7 +284,8 @@ def _set_discount(tier: Tier, percent: int | None) -> None:
 
 
 def tiers_reevaluate_all() -> int:
-    """After new rules: every member to the tier the rules give, both ways, cause ``rules``."""
+    """After new rules: every member to the tier the rules give, cause ``rules``: up at once,
+    down after the grace period (``loyalty.tier_decision``)."""
     from members.models import TierChange
     from members.selectors.rules import loyalty_context
     from members.services.points import member_lock

@@ -14,6 +14,11 @@ from accounts.phones import InvalidPhone, mask_name, mask_phone, normalize_phone
         "008613800138000",
         "86-138-0013-8000",
         " 138 0013 8000 ",
+        "１３８００１３８０００",  # full-width, as Chinese input methods type them
+        "＋８６ １３８ ００１３ ８０００",
+        "138－0013－8000",  # full-width hyphens
+        "138\u30000013\u30008000",  # ideographic spaces
+        "(+86) 138.0013.8000",
     ],
 )
 def test_common_ways_of_typing_a_mainland_number_give_one_e164(raw):
@@ -21,7 +26,19 @@ def test_common_ways_of_typing_a_mainland_number_give_one_e164(raw):
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "1380013800", "23800138000", "+8612800138000", "phone", "138001380001"]
+    "raw",
+    [
+        "",
+        "1380013800",
+        "23800138000",
+        "+8612800138000",
+        "phone",
+        "138001380001",
+        "１３８ａｂｃ００１３８０００",  # letters among full-width digits
+        "138abc00138000",
+        "١٣٨٠٠١٣٨٠٠٠",  # Arabic-Indic digits: Python's \\d takes them, no gateway does
+        "1380013８000x",
+    ],
 )
 def test_numbers_that_are_not_mobile_numbers_are_refused(raw):
     with pytest.raises(InvalidPhone):

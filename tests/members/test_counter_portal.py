@@ -527,3 +527,41 @@ PORTAL_NAMES = [
     "preferences",
     "privacy",
 ]
+
+
+# --- Full-width digits (Chinese input methods) ------------------------------------------------
+
+
+def test_full_width_digits_find_the_member_at_the_counter(clerk_client, store_sh):
+    a = MemberFactory(store=store_sh, phone="+8613911118000", name="王小明")
+    url = reverse("counter:store", args=["SH01"])
+    r = clerk_client.get(url, {"q": "１３９１１１１８０００"})
+    assert r.status_code == 302 and a.code in r["Location"]  # opens the card, not "enrol"
+    r = clerk_client.get(url, {"q": "８０００"})
+    assert [m.code for m in r.context["results"]] == [a.code]
+    r = clerk_client.get(url, {"q": "139111１8000x"})  # still not a number: no card, no enrol
+    assert r.status_code == 200 and not r.context["results"]
+
+
+def test_full_width_quantities_and_prices_are_read_at_the_counter(clerk_client, member, products):
+    url = reverse("counter:purchase", args=["SH01", member.code])
+    data = {"sku": ["MASK-10"], "qty": ["２"], "price": ["￥１，２８０．５０"]}
+    q = clerk_client.post(url, data, HTTP_HX_REQUEST="true").context["quote"]
+    assert not q.errors and q.subtotal == Decimal("2561.00")
+    bad = clerk_client.post(url, data | {"price": ["12.345"]}, HTTP_HX_REQUEST="true")
+    assert "lines[0].price" in bad.context["quote"].errors
+
+
+def test_a_full_width_phone_signs_in_and_a_mixed_one_gets_no_code(client, member_user):
+    from accounts import sms
+
+    phone = member_user.phone.removeprefix("+86")
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in phone)
+    r = client.post("/accounts/login/code/", {"phone": wide})
+    assert r.status_code == 302 and len(sms.outbox) == 1
+    assert sms.outbox[0].to == member_user.phone
+    sms.outbox.clear()
+    from django.test import Client
+
+    r = Client().post("/accounts/login/code/", {"phone": wide[:-1] + "x"})
+    assert r.status_code == 200 and not sms.outbox

@@ -73,13 +73,17 @@ def test_dry_run_counts_who_would_move_over_the_real_data(operator_client, membe
         HTTP_HX_REQUEST="true",
     )
     html = r.content.decode()
-    assert "1 members would move up, 0 down, and 2 stay" in html
+    assert "1 members would move up, 0 down, 0 enter the 30-day grace period" in html
+    assert "and 2 stay" in html and "VIP: 2" in html  # tiers by name
     r = operator_client.post(
         "/console/members/rules/",
         form_data(**{"tier-vip-min_purchases": "4", "action": "preview"}),
         HTTP_HX_REQUEST="true",
     )
-    assert "0 members would move up, 1 down, and 2 stay" in r.content.decode()
+    # The engine lowers a tier only after the grace period: the VIP at 3 purchases is announced.
+    html = r.content.decode()
+    assert "0 members would move up, 0 down, 1 enter the 30-day grace period" in html
+    assert "and 2 stay" in html
     assert Tier.objects.get(code="vip").min_purchases == 3  # a preview changes nothing
 
 
@@ -223,3 +227,101 @@ def test_operator_adjusts_points_with_a_reason_in_the_audit_log(
     assert m.points_balance == 300
     page = operator_client.get(f"/console/members/{m.code}/points/").content.decode()
     assert "Goodwill for a late delivery" in page
+
+
+# --- The dry run is the engine's own evaluation ------------------------------------------------
+
+
+def _unchanged() -> list[dict]:
+    return [
+        {
+            k: t[k]
+            for k in ("code", "rank", "min_purchases", "min_annual_spend", "name_zh", "name_en")
+        }
+        for t in rules_snapshot()["tiers"]
+    ]
+
+
+@pytest.fixture
+def ladder_world(store_sh):
+    """Members in every situation the grace period knows: a Gold whose year of spend lapsed
+    (not yet announced), a Gold already announced and due later, one announced and due now,
+    a VIP, a member, and a Gold still qualifying."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from members.services.tiers import tiers_evaluate_daily
+
+    now = timezone.now()
+    long_ago = now - timedelta(days=400)
+    people = {}
+    for name in ("lapsed", "pending_later", "pending_due", "gold"):
+        m = MemberFactory(store=store_sh)
+        buy(m, 3500, at=(long_ago if name != "gold" else now - timedelta(days=3)))
+        people[name] = m
+    vip = MemberFactory(store=store_sh)
+    for _ in range(3):
+        buy(vip, 100)
+    people["vip"] = vip
+    people["member"] = MemberFactory(store=store_sh, tier=Tier.objects.get(rank=0))
+    tiers_evaluate_daily()  # announces the three lapsed Golds: due in 30 days
+    from members.models import Member
+
+    Member.objects.filter(pk=people["lapsed"].pk).update(downgrade_due_at=None)
+    Member.objects.filter(pk=people["pending_due"].pk).update(
+        downgrade_due_at=now - timedelta(minutes=1)
+    )
+    return people
+
+
+def test_unchanged_rules_predict_no_move_and_publishing_them_moves_nobody(ladder_world):
+    from members.models import Member
+    from members.services.rules import rules_dry_run, tiers_reevaluate_all
+
+    settings = LoyaltySettings.current()
+    dry = rules_dry_run(
+        tiers=_unchanged(),
+        spend_window_days=settings.spend_window_days,
+        one_purchase_per_day=settings.one_purchase_per_day,
+    )
+    # Unchanged rules: nobody up; the Gold due now goes down (as the daily job would lower her),
+    # the lapsed one not yet announced enters the grace period; nobody else moves.
+    assert (dry["up"], dry["down"], dry["grace"]) == (0, 1, 1)
+    before = dict(Member.objects.values_list("pk", "tier__code"))
+    assert tiers_reevaluate_all() == 1  # what the dry run said
+    after = dict(Member.objects.values_list("pk", "tier__code"))
+    moved = {pk for pk in before if before[pk] != after[pk]}
+    assert moved == {ladder_world["pending_due"].pk}
+    assert Member.objects.get(pk=ladder_world["lapsed"].pk).downgrade_due_at is not None
+    counts = {}
+    for code in after.values():
+        counts[code] = counts.get(code, 0) + 1
+    names = {t.code: t.name for t in Tier.objects.all()}
+    assert dry["after"] == {names[c]: counts.get(c, 0) for c in names}  # by name, as published
+
+
+def test_the_dry_run_agrees_with_the_engine_under_new_rules(ladder_world):
+    from members.models import Member
+    from members.services.rules import rules_dry_run, rules_publish, tiers_reevaluate_all
+
+    tiers = _unchanged()
+    for t in tiers:
+        if t["code"] == "vip":
+            t["min_purchases"] = 1  # the lapsed Golds still hold a purchase: VIP
+        if t["code"] == "gold":
+            t["name_en"] = "Black Gold"
+    dry = rules_dry_run(tiers=tiers, spend_window_days=365)
+    rules_publish(tiers=tiers, milestones=[], settings_data={}, actor=None)
+    from members.selectors.rules import loyalty_context_clear
+
+    loyalty_context_clear()
+    changed = tiers_reevaluate_all()
+    assert changed == dry["up"] + dry["down"]
+    after = {}
+    for code in Member.objects.values_list("tier__code", flat=True):
+        after[code] = after.get(code, 0) + 1
+    with __import__("django.utils.translation", fromlist=["override"]).override("en"):
+        names = {t.code: t.name for t in Tier.objects.all()}
+    assert "Black Gold" in names.values()
+    assert sorted(dry["after"].values()) == sorted(after.get(c, 0) for c in names)

@@ -72,7 +72,7 @@ def rules_edit(request: HttpRequest) -> HttpResponse:
                     messages.success(
                         request,
                         _(
-                            "Rules version %(n)s published: %(up)s members move up, %(down)s down. Members are being re-evaluated."
+                            "Rules version %(n)s published: %(up)s members move up, %(down)s down, %(grace)s enter the grace period. Members are being re-evaluated."
                         )
                         % {"n": version.number, **preview},
                     )
