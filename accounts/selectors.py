@@ -24,14 +24,6 @@ def _works_everywhere(user: User) -> bool:
     return user.is_superuser or user.has_perm("accounts.manage_members")
 
 
-def user_can_use_store(user: User, store: Store) -> bool:
-    if not store.is_active or not user.is_authenticated or user.is_member_user:
-        return False
-    if _works_everywhere(user):
-        return True
-    return store.staff.filter(pk=user.pk).exists()
-
-
 def staff_list(*, q: str = "", role: str = "", store: str = "") -> QuerySet[User]:
     qs = (
         User.objects.filter(kind=User.Kind.STAFF)

@@ -48,8 +48,7 @@ class BaseBackend:
 
 class ConsoleBackend(BaseBackend):
     def send(self, message: SmsMessage) -> SmsMessage:
-        logger.warning("SMS to %s: %s", message.to, message.text)
-        print(f"\n[SMS to {message.to}] {message.text}\n", flush=True)
+        logger.warning("SMS to %s: %s", message.to, message.text)  # once, in the terminal
         if settings.SCRM_SMS_SHOW_IN_PAGE:
             cache.set(LAST_SMS_CACHE_KEY.format(phone=message.to), message.text, timeout=600)
         message.gateway_id = f"console-{uuid.uuid4().hex[:12]}"

@@ -306,3 +306,53 @@ def _import_through_storage() -> None:
     assert job.file.storage.__class__.__name__ == "S3Storage"
     job = import_validate(job_id=job.pk)  # reads the file back from the bucket
     assert job.status == ImportJob.Status.READY and job.total_rows == 1
+
+
+DEMO_SCRIPT = """
+import django, logging
+django.setup()
+from django.conf import settings
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+print("DEBUG", settings.DEBUG)
+client = Client(raise_request_exception=False)
+print("404", client.get("/no-such-page/").status_code)
+print("403", client.get("/api/v1/members/").status_code)
+"""
+
+
+def _demo_run(extra_env: dict) -> subprocess.CompletedProcess:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DEBUG")
+    }
+    env.update({"DJANGO_SETTINGS_MODULE": "scrm.settings.local", "DATABASE_URL": "sqlite://"})
+    env.update(extra_env)
+    return subprocess.run(
+        [sys.executable, "-c", DEMO_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_the_demo_shows_the_products_own_error_pages():
+    run = _demo_run({})
+    assert run.returncode == 0, run.stderr
+    assert "DEBUG False" in run.stdout  # Django's debug pages are for DEBUG=true only
+
+
+def test_a_refused_request_is_logged_once_without_a_traceback():
+    """In the terminal, with DEBUG on or off: one line per 4xx, no traceback, never twice."""
+    for debug in ("false", "true"):
+        run = _demo_run({"DEBUG": debug})
+        assert run.returncode == 0, run.stderr
+        log = run.stderr
+        assert log.count("Not Found: /no-such-page/") == 1, log
+        assert "Traceback" not in log, log
+
+
+def test_a_console_sms_is_printed_once(capsys, caplog):
+    from accounts.sms import ConsoleBackend, SmsMessage
+
+    ConsoleBackend().send(SmsMessage(to="+8613800138000", text="验证码 123456"))
+    out = capsys.readouterr()
+    printed = out.out + out.err + caplog.text
+    assert printed.count("123456") == 1

@@ -1,18 +1,24 @@
 """The clerk's counter: find a member, see the card, and act from it in at most two taps.
 
-Every page is scoped to one store the clerk works in; a member of another store is not found
-here, whatever the URL says. Every look-up and every action is in the audit log."""
+Every page belongs to one store the clerk works in. A member belongs to the brand, not to the
+store that enrolled them (``members.selectors.scope``): a member of another store is found by an
+exact identifier (full phone, member code, the portal card's QR code) and served here — a purchase,
+a voucher, a gift, all booked at this store; their home store and owner stay. Browsing (last four
+digits, names, lists) and changing the profile stay fenced to the clerk's stores. Every look-up,
+every cross-store one too, and every action is in the audit log."""
 
 from __future__ import annotations
 
 import contextlib
+import re
+import unicodedata
 import uuid
 from collections.abc import Callable
 from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import DateField, OuterRef, Q, Subquery, Value
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,13 +26,13 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from accounts.access import staff_required
+from accounts.access import actor_for_user, staff_required
 from accounts.models import Store
 from accounts.phones import InvalidPhone, normalize_phone
-from accounts.selectors import stores_for_user, user_can_use_store
+from accounts.selectors import stores_for_user
 from accounts.services import audit_record
 from members.forms import EnrolForm
-from members.models import Child, ConsentRecord, GiftGrant, Member, Order, Product
+from members.models import Child, ConsentRecord, GiftGrant, Member, Note, Order, Pet, Product
 from members.selectors import (
     card_progress_percent,
     loyalty_context,
@@ -37,6 +43,7 @@ from members.selectors import (
     usable_vouchers,
 )
 from members.selectors.quotes import basket_quote
+from members.selectors.scope import in_scope, member_to_serve
 from members.services.members import member_enrol
 from members.services.orders import gift_fulfil, order_from_quote, order_ingest
 from members.services.profiles import consent_set, note_add
@@ -45,6 +52,8 @@ from members.views.profile_pages import member_detail_page
 from scrm.exceptions import ApplicationError
 
 # --- Finding a member ----------------------------------------------------------------------------
+
+MEMBER_CODE = re.compile(r"[Mm][0-9A-Za-z]{2,11}")
 
 
 @staff_required("use_counter")
@@ -56,8 +65,14 @@ def counter_index(request: HttpRequest) -> HttpResponse:
 
 
 def _counter_store(request: HttpRequest, store_code: str) -> Store:
+    """The store of the page, which the clerk must work in (the actor, kept on the request, says
+    which stores: ``accounts.access``)."""
     store = get_object_or_404(Store, code=store_code)
-    if not user_can_use_store(request.user, store):
+    actor = actor_for_user(request.user)
+    request.actor = actor  # type: ignore[attr-defined]
+    if not store.is_active or actor.kind not in ("clerk", "operator", "admin"):
+        raise PermissionDenied
+    if not actor.covers_store(store.pk):
         raise PermissionDenied
     return store
 
@@ -92,6 +107,17 @@ def _straight_to_card(context: dict) -> bool:
 def _counter_results(request: HttpRequest, store: Store, q: str) -> dict:
     qs, kind = member_for_store(store=store, q=q)
     results = list(qs[:20])
+    elsewhere = None
+    if not results:
+        # The chain rule: an exact number or member code finds the brand's member of any store.
+        actor = request.actor
+        typed_q = unicodedata.normalize("NFKC", q).strip()
+        if kind == "phone":
+            elsewhere = member_to_serve(actor, phone=typed_q)
+        elif MEMBER_CODE.fullmatch(typed_q):
+            elsewhere = member_to_serve(actor, code=typed_q)
+        if elsewhere is not None:
+            results, kind = [elsewhere], "phone" if kind == "phone" else "code"
     audit_record(
         actor=request.user,
         action="counter.lookup",
@@ -99,7 +125,19 @@ def _counter_results(request: HttpRequest, store: Store, q: str) -> dict:
         target=store,
         after={"query_kind": kind, "results": len(results)},
     )
+    if elsewhere is not None:
+        _audit_cross_store(request, store, elsewhere, "counter.cross_store_lookup")
     return {"results": results, "q": q, "kind": kind, "reveal_phone": kind == "phone"}
+
+
+def _audit_cross_store(request: HttpRequest, store: Store, member: Member, action: str) -> None:
+    audit_record(
+        actor=request.user,
+        action=action,
+        request=request,
+        target=member,
+        after={"store": store.code, "home_store": member.store.code if member.store else None},
+    )
 
 
 @staff_required("use_counter")
@@ -122,31 +160,74 @@ def counter_search(request: HttpRequest, store_code: str) -> HttpResponse:
 
 
 def _member_at(request: HttpRequest, store: Store, code: str) -> Member | None:
+    """The brand's member with this exact code (the URL carries it, as a scan or a look-up by
+    an exact identifier gives it), whichever store enrolled them, with their latest note."""
+    notes = Note.objects.filter(member=OuterRef("pk")).order_by("-created_at", "-id")
     return (
-        Member.objects.select_related("tier", "owner", "profile")
-        .filter(store=store, code=code.upper(), erased_at__isnull=True)
+        Member.objects.select_related("tier", "owner", "profile", "store")
+        .annotate(
+            latest_note_body=Subquery(notes.values("body")[:1]),
+            latest_note_at=Subquery(notes.values("created_at")[:1]),
+            latest_note_author=Subquery(notes.values("author__name")[:1]),
+        )
+        .filter(code=code.upper(), erased_at__isnull=True)
         .first()
     )
 
 
-def at_counter(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A counter page about one member: the clerk may use the store, and the member belongs to
-    it (another store's member is not found here, whatever the URL says)."""
+def _children_and_pets(member: Member) -> tuple[list[Child], list[Pet]]:
+    """The member's children and pets in one query (the card stays within its query budget)."""
+    children = Child.objects.filter(member=member).values_list(
+        Value("child"), "pk", "name", "birth_date", "due_date", Value("")
+    )
+    pets = Pet.objects.filter(member=member).values_list(
+        Value("pet"), "pk", "name", "birthday", Value(None, output_field=DateField()), "species"
+    )
+    kids: list[Child] = []
+    animals: list[Pet] = []
+    for kind, pk, name, born, due, species in children.union(pets, all=True).order_by("pk"):
+        if kind == "child":
+            kids.append(Child(pk=pk, member=member, name=name, birth_date=born, due_date=due))
+        else:
+            animals.append(Pet(pk=pk, member=member, name=name, birthday=born, species=species))
+    return kids, animals
 
-    @staff_required("use_counter")
-    @wraps(view)
-    def wrapped(request: HttpRequest, store_code: str, code: str, **kwargs) -> HttpResponse:
-        store = _counter_store(request, store_code)
-        member = _member_at(request, store, code)
-        if member is None:
-            return _not_found(request, store)
-        return view(request, store, member, **kwargs)
 
-    return wrapped
+def at_counter(
+    view: Callable[..., HttpResponse] | None = None, *, own_store_only: bool = False
+) -> Callable[..., HttpResponse]:
+    """A counter page about one member, served at a store the clerk may use. A member of another
+    store of the brand is served too (``request.cross_store`` is then true and the use is
+    audited); with ``own_store_only`` (the profile, notes: changes, not service) they are not."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @staff_required("use_counter")
+        @wraps(view)
+        def wrapped(request: HttpRequest, store_code: str, code: str, **kwargs) -> HttpResponse:
+            store = _counter_store(request, store_code)
+            member = _member_at(request, store, code)
+            if member is None:
+                return _not_found(request, store)
+            request.cross_store = not in_scope(request.actor, member)  # type: ignore[attr-defined]
+            if request.cross_store:  # type: ignore[attr-defined]
+                if own_store_only:
+                    messages.error(
+                        request,
+                        _("%(code)s is a member of another store: change the profile there.")
+                        % {"code": member.code},
+                    )
+                    return _card_redirect(store, member)
+                if request.method == "POST":
+                    _audit_cross_store(request, store, member, "counter.cross_store_served")
+            return view(request, store, member, **kwargs)
+
+        return wrapped
+
+    return decorate(view) if view is not None else decorate
 
 
 def _not_found(request: HttpRequest, store: Store) -> HttpResponse:
-    messages.error(request, _("No member with this code in this store."))
+    messages.error(request, _("No member with this code."))
     return redirect("counter:store", store_code=store.code)
 
 
@@ -167,7 +248,15 @@ def card_context(member: Member) -> dict:
         vouchers=vouchers,
     )
     today = timezone.localdate()
-    children = list(Child.objects.filter(member=member))
+    children, pets = _children_and_pets(member)
+    latest_note = None
+    if member.latest_note_body:  # annotated by _member_at: no query of its own
+        latest_note = Note(
+            member=member,
+            body=member.latest_note_body,
+            created_at=member.latest_note_at,
+        )
+        latest_note.author_name = member.latest_note_author
     try:
         profile = member.profile
     except Member.profile.RelatedObjectDoesNotExist:
@@ -179,6 +268,8 @@ def card_context(member: Member) -> dict:
         "gift_ahead": next_gift(member, ctx.milestones),
         "birthday_month": bool(member.birthday and member.birthday.month == today.month),
         "children": children,
+        "pets": pets,
+        "latest_note": latest_note,
         "profile": profile,
         "vouchers": vouchers,
         "gifts": gifts,
@@ -205,7 +296,10 @@ def counter_card(request: HttpRequest, store: Store, member: Member) -> HttpResp
         "store": store,
         "reveal_phone": reveal,
         "active": "counter",
+        "cross_store": request.cross_store,  # type: ignore[attr-defined]
     }
+    if request.cross_store:  # type: ignore[attr-defined]
+        _audit_cross_store(request, store, member, "counter.cross_store_card")
     return render(request, "counter/card.html", context)
 
 
@@ -234,11 +328,9 @@ def counter_enrol(request: HttpRequest, store_code: str) -> HttpResponse:
                 for msg in msgs:
                     form.add_error(name if name in form.fields else None, msg)
         else:
-            if not created:
-                if member.store_id == store.pk:
-                    messages.info(request, _("This number is already a member."))
-                    return redirect("counter:member", store_code=store.code, code=member.code)
-                form.add_error("phone", _("This number is already a member of another store."))
+            if not created:  # a member of the brand already, of this store or another one
+                messages.info(request, _("This number is already a member."))
+                return redirect("counter:member", store_code=store.code, code=member.code)
             else:
                 consent_set(
                     member=member,
@@ -352,7 +444,10 @@ def counter_products(request: HttpRequest, store_code: str) -> HttpResponse:
 
 @at_counter
 def counter_receipt(request: HttpRequest, store: Store, member: Member, pk: int) -> HttpResponse:
-    order = Order.objects.filter(pk=pk, member=member).prefetch_related("lines__product").first()
+    orders = Order.objects.filter(pk=pk, member=member)
+    if request.cross_store:  # type: ignore[attr-defined]
+        orders = orders.filter(store=store)  # a receipt of this store's sale, not the others'
+    order = orders.prefetch_related("lines__product").first()
     if order is None:
         return _not_found(request, store)
     caused = (order.result or {}).get("events", [])
@@ -381,7 +476,7 @@ def _card_redirect(store: Store, member: Member) -> HttpResponse:
     return redirect(reverse("counter:member", args=[store.code, member.code]))
 
 
-@at_counter
+@at_counter(own_store_only=True)
 def counter_member_profile(request: HttpRequest, store: Store, member: Member) -> HttpResponse:
     """The 360 page for a clerk, from the card: taste, skin and notes are theirs to edit."""
     return member_detail_page(request, member)
@@ -422,7 +517,7 @@ def counter_voucher_redeem(request: HttpRequest, store: Store, member: Member) -
     return _card_redirect(store, member)
 
 
-@at_counter
+@at_counter(own_store_only=True)
 def counter_note(request: HttpRequest, store: Store, member: Member) -> HttpResponse:
     if request.method == "POST":
         try:
