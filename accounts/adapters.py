@@ -20,6 +20,16 @@ class AccountAdapter(DefaultAccountAdapter):
         # Staff are created by admins; members are enrolled by clerks, imports and the API.
         return False
 
+    def get_logout_redirect_url(self, request: HttpRequest) -> str:
+        """A member signing out lands on the portal's sign-in by code, staff on theirs. (Asked
+        before the sign-out, so the user is still known.)"""
+        from django.urls import reverse
+
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "is_member_user", False):
+            return reverse("account_request_login_code")
+        return super().get_logout_redirect_url(request)
+
     # --- phone -------------------------------------------------------------------------------
     def phone_form_field(self, **kwargs: Any) -> Any:
         from accounts.forms import PhoneField

@@ -8,7 +8,7 @@ from allauth.core import context, ratelimit
 from allauth.core.internal.cryptokit import compare_user_code
 from django import forms
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts import codes
 from accounts.models import Store, User
@@ -178,7 +178,7 @@ class StaffForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
-        label=gettext_lazy("Name"),
+        label=pgettext_lazy("thing", "Name"),  # 名称: the name of a thing, not a person's
         max_length=100,
         help_text=gettext_lazy('Who uses it, e.g. "POS Shanghai" or "Tmall shop"'),
     )

@@ -224,6 +224,16 @@ def register_audit_actions(labels: dict[str, object]) -> None:
     AUDIT_ACTION_LABELS.update(labels)
 
 
+def _readable(value: object) -> object:
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_readable(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(_readable(v)) for v in value) or "—"
+    return value
+
+
 class AuditEntry(models.Model):
     """Append-only record of who changed what. Rows are never updated or deleted."""
 
@@ -275,7 +285,13 @@ class AuditEntry(models.Model):
 
     @property
     def changed_fields(self) -> list[tuple[str, object, object]]:
+        """(field, before, after) of what changed, each value as a person reads it: a mapping as
+        "李娜: 1, 王芳: 2", a list as "a, b", a yes/no as 是/否 (never a Python repr)."""
         before = self.before or {}
         after = self.after or {}
         keys = sorted(set(before) | set(after))
-        return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+        return [
+            (k, _readable(before.get(k)), _readable(after.get(k)))
+            for k in keys
+            if before.get(k) != after.get(k)
+        ]

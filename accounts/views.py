@@ -200,6 +200,9 @@ def staff_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 # --- API keys -------------------------------------------------------------------------------
 
 
+CREATED_KEY_SESSION = "scrm.apikey_created"
+
+
 @staff_required("use_console", "manage_api_keys")
 def apikey_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
@@ -216,8 +219,15 @@ def apikey_list(request: HttpRequest) -> HttpResponse:
         except (ApplicationError, ValidationError) as exc:
             _apply_error(form, exc)
         else:
-            created_key = {"key": key, "plain": plain}
-            form = ApiKeyForm()
+            # Post/redirect/get: shown once on the next page; a refresh shows it no more and
+            # creates no second key.
+            request.session[CREATED_KEY_SESSION] = {"pk": key.pk, "plain": plain}
+            return redirect("accounts:apikey_list")
+    shown = request.session.pop(CREATED_KEY_SESSION, None) if request.method == "GET" else None
+    if shown:
+        key = ApiKey.objects.filter(pk=shown["pk"]).first()
+        if key is not None:
+            created_key = {"key": key, "plain": shown["plain"]}
     return render(
         request,
         "accounts/apikey_list.html",

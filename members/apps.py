@@ -11,6 +11,7 @@ def _plug_into_shells() -> None:
     shells.pages_register(
         "console", urls.console_urlpatterns, namespace="members", prefix="members/"
     )
+    shells.pages_register("console", urls.offers_urlpatterns, namespace="offers", prefix="offers/")
     shells.pages_register("counter", urls.counter_urlpatterns, namespace="counter")
     shells.pages_register("portal", urls.portal_urlpatterns, namespace="portal")
     shells.pages_register("api", urls.api_urlpatterns, namespace="api")
@@ -20,6 +21,9 @@ def _plug_into_shells() -> None:
         shells.MenuEntry("members", _("Members"), "members:list", "users", 10, (console,)),
         shells.MenuEntry(
             "segments", _("Segments"), "members:segment_list", "filter", 20, (console,)
+        ),
+        shells.MenuEntry(
+            "offers", _("Offers"), "offers:template_list", "ticket", 25, (console, manage)
         ),
         shells.MenuEntry(
             "counter", _("Counter"), "counter:index", "store", 60, ("accounts.use_counter",)
@@ -117,6 +121,18 @@ class MembersConfig(AppConfig):
                 "segment.deleted": pgettext_lazy("audit action", "Segment deleted"),
                 "segment.exported": pgettext_lazy("audit action", "Segment exported"),
                 "import.applied": pgettext_lazy("audit action", "Import applied"),
+                "voucher_template.created": pgettext_lazy(
+                    "audit action", "Voucher template created"
+                ),
+                "voucher_template.updated": pgettext_lazy(
+                    "audit action", "Voucher template changed"
+                ),
+                "voucher.batch_issued": pgettext_lazy("audit action", "Vouchers issued"),
+                "reward.created": pgettext_lazy("audit action", "Reward created"),
+                "reward.updated": pgettext_lazy("audit action", "Reward changed"),
+                "product.updated": pgettext_lazy("audit action", "Product changed"),
+                "product.imported": pgettext_lazy("audit action", "Product imported"),
+                "products.import_applied": pgettext_lazy("audit action", "Product file imported"),
                 "import.abandoned": pgettext_lazy(
                     "audit action", "Import failed: its worker stopped"
                 ),

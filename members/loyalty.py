@@ -5,7 +5,8 @@ The counter's price quote, one-by-one ingest (``services/orders.py``), set-based
 thing at the till and another when the order is booked. The database layers only load the inputs
 (the member's counters, standing and vouchers, the rules) and store the outputs.
 
-- tiers: ``tier_for`` a standing, ``progress`` to the next tier, ``tier_after_order``;
+- tiers: ``tier_for`` a standing, ``progress`` to the next tier, ``tier_after_order``,
+  ``tier_hold`` (what keeps the tier held, and until when);
 - points: ``earn_points`` (earning repays a points debt first, in ``order_outcome``),
   ``points_expiry``, ``refund_reversal`` (proportional, cumulative, the rest as debt);
 - milestones: ``milestone_hit``, ``next_gift``;
@@ -208,6 +209,82 @@ def tier_decision(
         if downgrade_due_at > at:
             return TierDecision(target, False, False, False)
     return TierDecision(target, True, False, False)
+
+
+# What holds the tier a member has (``TierHold.basis``).
+HOLD_ENTRY = "entry"  # the tier without conditions: nothing to keep
+HOLD_PURCHASES = "purchases"  # the purchase count, which waiting never lowers: kept
+HOLD_SPEND = "spend"  # the spend in the window: until its oldest order needed leaves it
+HOLD_BELOW = "below"  # no condition met now: held until the announced downgrade, if any
+
+
+@dataclass(frozen=True)
+class TierHold:
+    basis: str
+    # spend: the moment the window spend falls below the tier's threshold if nothing more is
+    # bought (the tier is held up to, not including, it); below: the announced downgrade, if any.
+    until: datetime | None = None
+    last_day: date | None = None  # the last local day ``until`` leaves whole: what the member reads
+    spend_to_keep: Decimal | None = None  # spent before ``until``, keeps the tier past it
+    purchases_to_keep: int | None = None  # below: purchases that would meet the count condition
+
+
+def tier_hold(
+    tier: TierRule,
+    *,
+    purchase_count: int,
+    window_orders: Iterable[tuple[datetime, Decimal]],
+    at: datetime,
+    rules: Rules,
+    downgrade_due_at: datetime | None = None,
+) -> TierHold:
+    """What keeps ``tier`` for a member who buys nothing more, and until when.
+
+    A purchase-count condition is kept for good: counted purchases never drop by waiting. A spend
+    condition holds while the spend of the last ``spend_window_days`` stays at the threshold (an
+    order counts while ``placed_at > at - window``, as in ``Standing``). Taking the orders newest
+    first, the one that brings the sum to the threshold is the oldest one needed: the tier holds
+    until it leaves the window (``placed_at + window``), and keeping it past then takes the
+    threshold less what the later orders add up to, spent before then (a purchase made by then
+    counts for a whole window). ``window_orders`` are (placed_at, amount counted: total less
+    refunds) of the counted orders; those outside the window at ``at`` are ignored."""
+    if tier.min_purchases is None and tier.min_annual_spend is None:
+        return TierHold(HOLD_ENTRY)
+    if tier.min_purchases is not None and purchase_count >= tier.min_purchases:
+        return TierHold(HOLD_PURCHASES)
+    window = timedelta(days=rules.spend_window_days)
+    orders = sorted(
+        ((placed, amount) for placed, amount in window_orders if at - window < placed <= at),
+        key=lambda o: o[0],
+        reverse=True,
+    )
+    threshold = tier.min_annual_spend
+    if threshold is not None:
+        total = ZERO
+        for placed, amount in orders:
+            total += amount
+            if total >= threshold:
+                until = placed + window
+                # Orders placed at the same moment leave the window together.
+                later = sum((a for p, a in orders if p > placed), ZERO)
+                last_day = (until - timedelta(microseconds=1)).astimezone(rules.zone).date()
+                return TierHold(
+                    HOLD_SPEND, until=until, last_day=last_day, spend_to_keep=threshold - later
+                )
+    purchases = tier.min_purchases - purchase_count if tier.min_purchases is not None else None
+    spend = threshold - sum((a for _p, a in orders), ZERO) if threshold is not None else None
+    last = (
+        (downgrade_due_at - timedelta(microseconds=1)).astimezone(rules.zone).date()
+        if downgrade_due_at is not None
+        else None
+    )
+    return TierHold(
+        HOLD_BELOW,
+        until=downgrade_due_at,
+        last_day=last,
+        spend_to_keep=spend,
+        purchases_to_keep=purchases,
+    )
 
 
 # --- Points ------------------------------------------------------------------------------------

@@ -6,7 +6,15 @@ from django.urls import path
 from members.api import loyalty as loyalty_api
 from members.api import views as member_api
 from members.views import counter, portal
-from members.views.console import dashboard, imports, member360, members, rules, segments
+from members.views.console import (
+    dashboard,
+    imports,
+    member360,
+    members,
+    offers,
+    rules,
+    segments,
+)
 
 console_urlpatterns = [
     path("", members.member_list, name="list"),
@@ -40,6 +48,22 @@ console_urlpatterns = [
     path("<str:code>/points/", members.member_points, name="points"),
     path("<str:code>/privacy/export/", member360.member_privacy_export, name="privacy_export"),
     path("<str:code>/privacy/erase/", member360.member_privacy_erase, name="privacy_erase"),
+]
+
+# Offers (/console/offers/): voucher templates and issuing, rewards, the product catalogue.
+offers_urlpatterns = [
+    path("", offers.offers_home, name="home"),
+    path("vouchers/", offers.template_list, name="template_list"),
+    path("vouchers/new/", offers.template_edit, name="template_new"),
+    path("vouchers/<int:pk>/", offers.template_edit, name="template_edit"),
+    path("vouchers/<int:pk>/issue/", offers.template_issue, name="template_issue"),
+    path("rewards/", offers.reward_list, name="reward_list"),
+    path("rewards/new/", offers.reward_edit, name="reward_new"),
+    path("rewards/<int:pk>/", offers.reward_edit, name="reward_edit"),
+    path("products/", offers.product_list, name="product_list"),
+    path("products/import/", offers.product_import, name="product_import"),
+    path("products/sample.csv", offers.product_sample_file, name="product_sample"),
+    path("products/<int:pk>/", offers.product_edit, name="product_edit"),
 ]
 
 # The console's home page (the dashboard) lives at /console/ itself; /console/segments/ (where an

@@ -3,6 +3,7 @@ of rows, and no SQL for Django to build."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -48,10 +49,22 @@ def copy_rows(model, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> N
 
 
 def rows_to_instances(model, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list:
-    """The same tuples as model instances, for ``bulk_create`` where COPY is not available."""
-    attnames = {f.column: f.attname for f in model._meta.concrete_fields}
-    names = [attnames[c] for c in columns]
-    return [model(**dict(zip(names, row, strict=True))) for row in rows]
+    """The same tuples as model instances, for ``bulk_create`` where COPY is not available (a
+    JSON column's text read back into its value)."""
+    from django.db.models import JSONField
+
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    names = [fields[c].attname for c in columns]
+    json_at = [i for i, c in enumerate(columns) if isinstance(fields[c], JSONField)]
+
+    def values(row: Sequence[Any]) -> list:
+        out = list(row)
+        for i in json_at:
+            if isinstance(out[i], str):
+                out[i] = json.loads(out[i])
+        return out
+
+    return [model(**dict(zip(names, values(row), strict=True))) for row in rows]
 
 
 def insert_arrays(

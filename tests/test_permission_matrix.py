@@ -154,6 +154,18 @@ TABLE: dict[str, tuple[str | dict[str, str], tuple[str, ...]]] = {
     "members:points": ("console", PAGES),
     "members:privacy_export": ("console_admin", PAGES),
     "members:privacy_erase": ("console_admin", PAGES),
+    "offers:home": ("console", PAGES),
+    "offers:template_list": ("console", PAGES),
+    "offers:template_new": ("console", PAGES),
+    "offers:template_edit": ("console", PAGES),
+    "offers:template_issue": ("console", PAGES),
+    "offers:reward_list": ("console", PAGES),
+    "offers:reward_new": ("console", PAGES),
+    "offers:reward_edit": ("console", PAGES),
+    "offers:product_list": ("console", PAGES),
+    "offers:product_import": ("console", PAGES),
+    "offers:product_sample": ("console", PAGES),
+    "offers:product_edit": ("console", PAGES),
     "counter:index": ("counter", PAGES),
     "counter:store": ("counter_sh", PAGES),
     "counter:search": ("counter_sh", PAGES),
@@ -257,7 +269,15 @@ def world(db, store_sh, store_bj, member, clerk_sh, clerk_bj, operator, admin_us
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from accounts.services import apikey_create
-    from members.models import GiftGrant, ImportJob, Order, Segment, VoucherTemplate
+    from members.models import (
+        GiftGrant,
+        ImportJob,
+        Order,
+        Product,
+        Reward,
+        Segment,
+        VoucherTemplate,
+    )
     from members.services import voucher_issue
     from tests.factories import MemberFactory
     from tests.members.helpers import buy
@@ -269,9 +289,8 @@ def world(db, store_sh, store_bj, member, clerk_sh, clerk_bj, operator, admin_us
     MemberFactory(store=store_bj, phone="+8613900139000", code="MBJ0001")
     buy(member, Decimal("100.00"), store=store_sh)
     order = Order.objects.filter(member=member).first()
-    voucher = voucher_issue(
-        template=VoucherTemplate.objects.get(code="cny50_over_300"), member=member
-    )
+    offer = VoucherTemplate.objects.get(code="cny50_over_300")
+    voucher = voucher_issue(template=offer, member=member)
     gift = GiftGrant.objects.create(member=member, name_zh="礼", name_en="Gift")
     segment = Segment.objects.create(name="s", definition={"match": "all", "groups": []})
     job = ImportJob.objects.create(
@@ -296,6 +315,10 @@ def world(db, store_sh, store_bj, member, clerk_sh, clerk_bj, operator, admin_us
         "members:import_errors": job.pk,
         "counter:receipt": order.pk,
         "counter:gift_fulfil": gift.pk,
+        "offers:template_edit": offer.pk,
+        "offers:template_issue": offer.pk,
+        "offers:reward_edit": Reward.objects.order_by("pk").first().pk,
+        "offers:product_edit": Product.objects.order_by("pk").first().pk,
     }
     from django.contrib import admin
 

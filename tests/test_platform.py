@@ -323,9 +323,7 @@ print("403", client.get("/api/v1/members/").status_code)
 
 
 def _demo_run(extra_env: dict) -> subprocess.CompletedProcess:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DEBUG")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DEBUG")}
     env.update({"DJANGO_SETTINGS_MODULE": "scrm.settings.local", "DATABASE_URL": "sqlite://"})
     env.update(extra_env)
     return subprocess.run(

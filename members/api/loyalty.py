@@ -213,9 +213,7 @@ class RedemptionCreateApi(APIView):
         reward = None
         if d["reward"]:
             reward = (
-                Reward.objects.filter(code=d["reward"], is_active=True)
-                .select_related("voucher_template")
-                .first()
+                Reward.offered().filter(code=d["reward"]).select_related("voucher_template").first()
             )
             if reward is None:
                 raise ApplicationError(

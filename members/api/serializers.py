@@ -186,6 +186,9 @@ class PointsEntryOutput(serializers.ModelSerializer):
     order: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True
     )
+    reason = serializers.CharField(
+        source="reason_text", read_only=True, help_text="In the language of Accept-Language."
+    )
 
     class Meta:
         model = PointsEntry

@@ -120,9 +120,10 @@ def dataset_load(
         step(
             "ledger",
             """
-            INSERT INTO members_pointsentry (member_id, kind, points, balance_after, reason, order_id, idempotency_key,
-                expires_at, created_at)
-            SELECT member_id, 'earn', points, balance_after, 'Bulk order', id, 'order:' || id || ':earn',
+            INSERT INTO members_pointsentry (member_id, kind, points, balance_after, reason, reason_code,
+                reason_args, order_id, idempotency_key, expires_at, created_at)
+            SELECT member_id, 'earn', points, balance_after, 'Order ' || code || '-' || k, 'order',
+                   jsonb_build_object('order', code || '-' || k), id, 'order:' || id || ':earn',
                    (date_trunc('year', placed_at AT TIME ZONE 'Asia/Shanghai') + interval '2 years' - interval '1 microsecond')
                        AT TIME ZONE 'Asia/Shanghai',
                    placed_at

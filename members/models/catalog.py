@@ -14,6 +14,24 @@ from accounts.models import Store
 MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 
 
+# The categories the shipped catalogue and imports use, by the names people read; a category an
+# import brings that is not listed here is shown as it was written.
+CATEGORY_LABELS = {
+    "skincare": _("Skincare"),
+    "makeup": _("Makeup"),
+    "mother_baby": _("Mother and baby"),
+    "bakery": _("Bakery"),
+    "pet": _("Pet supplies"),
+    "food": _("Food"),
+    "fitness": _("Fitness"),
+}
+
+
+def category_label(key: str) -> str:
+    label = CATEGORY_LABELS.get(key)
+    return str(label) if label is not None else key
+
+
 class Product(models.Model):
     class Kind(models.TextChoices):
         CONSUMABLE = "consumable", _("Consumable")

@@ -205,6 +205,24 @@ class GiftGrant(models.Model):
         return self.name_zh if (get_language() or "").startswith("zh") else self.name_en
 
 
+# Why points moved, by code: the entry stores the code and its arguments and is read in the
+# reader's language (``PointsEntry.reason_text``); ``reason`` keeps the text as written, and is the
+# only text of an operator's own adjustment. An argument given as ``name_zh`` and ``name_en`` is
+# read as ``name`` in the reader's language.
+REASONS = {
+    "order": _("Order %(order)s"),
+    "debt": _("Points debt from an earlier refund"),
+    "milestone": _("%(name)s"),
+    "refund": _("Refund of order %(order)s"),
+    "milestone_undone": _("Milestone undone by a refund: %(name)s"),
+    "expired": _("Points expired"),
+    "redeemed": _("Redeemed"),
+    "reward": _("%(name)s"),
+    "closed": _("Account closed"),
+    "opening": _("Opening balance from %(file)s"),
+}
+
+
 class PointsEntry(models.Model):
     """One line of the append-only points ledger. The database refuses updates and deletes."""
 
@@ -223,6 +241,8 @@ class PointsEntry(models.Model):
     points = models.IntegerField()
     balance_after = models.IntegerField()
     reason = models.CharField(max_length=200, blank=True)
+    reason_code = models.CharField(max_length=24, blank=True, default="", db_default="")
+    reason_args = models.JSONField(null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -263,6 +283,21 @@ class PointsEntry(models.Model):
             ),
         ]
 
+    @property
+    def reason_text(self) -> str:
+        """Why the points moved, in the reader's language (the stored text when no code)."""
+        template = REASONS.get(self.reason_code)
+        if template is None:
+            return self.reason
+        args = dict(self.reason_args or {})
+        if "name_zh" in args or "name_en" in args:
+            zh = (get_language() or "").startswith("zh")
+            args["name"] = args.get("name_zh" if zh else "name_en") or args.get("name_en") or ""
+        try:
+            return str(template) % args
+        except (KeyError, TypeError, ValueError):
+            return self.reason
+
 
 class PointsExpiryNotice(models.Model):
     member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
@@ -291,10 +326,26 @@ class Reward(Bilingual):
         "members.VoucherTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     is_active = models.BooleanField(_("active"), default=True)
+    stock = models.PositiveIntegerField(
+        _("stock"), null=True, blank=True, help_text=_("Empty: as many as members redeem.")
+    )
+    available_from = models.DateTimeField(_("offered from"), null=True, blank=True)
+    available_until = models.DateTimeField(_("offered until"), null=True, blank=True)
 
     class Meta:
         ordering = ["points_cost", "code"]
         verbose_name = _("reward")
+
+    @classmethod
+    def offered(cls, now=None):
+        """The rewards members may redeem now: switched on, within their dates, in stock."""
+        now = now or timezone.now()
+        return cls.objects.filter(
+            Q(is_active=True)
+            & (Q(available_from__isnull=True) | Q(available_from__lte=now))
+            & (Q(available_until__isnull=True) | Q(available_until__gt=now))
+            & (Q(stock__isnull=True) | Q(stock__gt=0))
+        )
 
 
 class LoyaltySettings(models.Model):

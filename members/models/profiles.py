@@ -228,6 +228,12 @@ class Tag(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def rule_category_label(self) -> str:
+        from members.models.catalog import category_label
+
+        return category_label(self.rule_category)
+
 
 class MemberTag(models.Model):
     member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="tags")

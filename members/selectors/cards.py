@@ -14,7 +14,7 @@ from django.utils import timezone
 from members import loyalty
 from members.models import GiftGrant, LoyaltySettings, Member, Order, Tier, Voucher
 from members.selectors.members import store_code
-from members.selectors.rules import loyalty_context, milestone_rule, tier_rules_of
+from members.selectors.rules import loyalty_context, milestone_rule, rules_of, tier_rules_of
 
 COUNTED = [Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED]
 
@@ -37,6 +37,43 @@ def standing(
         count = orders.annotate(day=TruncDate("placed_at")).values("day").distinct().count()
     spend = (agg["spend"] or Decimal("0")) - (agg["refunded"] or Decimal("0"))
     return loyalty.Standing(purchase_count=count, window_spend=spend)
+
+
+def tier_hold(
+    member: Member,
+    *,
+    tiers: list[Tier] | None = None,
+    settings: LoyaltySettings | None = None,
+    now: datetime | None = None,
+) -> loyalty.TierHold:
+    """What keeps the member's tier and until when (``loyalty.tier_hold``). One query, for the
+    orders in the spend window, and only when the tier depends on spend."""
+    if tiers is None or settings is None:
+        ctx = loyalty_context()
+        tiers, settings = tiers or ctx.tiers, settings or ctx.settings
+    now = now or timezone.now()
+    tier = next((t for t in tiers if t.pk == member.tier_id), tiers[0])
+    rule = next(r for r in tier_rules_of(tiers) if r.id == tier.pk)
+    needs_orders = rule.min_annual_spend is not None and not (
+        rule.min_purchases is not None and member.purchase_count >= rule.min_purchases
+    )
+    orders: list[tuple[datetime, Decimal]] = []
+    if needs_orders:
+        since = now - timedelta(days=settings.spend_window_days)
+        orders = [
+            (placed, total - refunded)
+            for placed, total, refunded in Order.objects.filter(
+                member=member, status__in=COUNTED, placed_at__gt=since, placed_at__lte=now
+            ).values_list("placed_at", "total", "refunded_amount")
+        ]
+    return loyalty.tier_hold(
+        rule,
+        purchase_count=member.purchase_count,
+        window_orders=orders,
+        at=now,
+        rules=rules_of(settings),
+        downgrade_due_at=member.downgrade_due_at,
+    )
 
 
 def purchase_count(member: Member, settings: LoyaltySettings | None = None) -> int:

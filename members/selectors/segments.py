@@ -21,7 +21,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from members.models import Child, Member, MemberTag, Order, OrderLine, Pet, Profile
 from members.models.profiles import CHILD_STAGE_MONTHS, add_months
@@ -208,9 +208,15 @@ def _tags() -> list[tuple[str, str]]:
 
 def _categories() -> list[tuple[str, str]]:
     from members.models import Product
+    from members.models.catalog import category_label
 
-    cats = Product.objects.exclude(category="").values_list("category", flat=True).distinct()
-    return [(c, c) for c in sorted(cats)]
+    cats = (  # order_by: the model's ordering (category, sku) would make each one repeat
+        Product.objects.exclude(category="")
+        .order_by("category")
+        .values_list("category", flat=True)
+        .distinct()
+    )
+    return sorted(((c, category_label(c)) for c in cats), key=lambda kv: kv[1])
 
 
 def _months() -> list[tuple[str, str]]:
@@ -226,7 +232,7 @@ NUMBER_OPS = ["gte", "lte", "eq"]
 G_MEMBER = gettext_lazy("Member")
 G_GROWTH = gettext_lazy("Growth")
 G_PROFILE = gettext_lazy("Profile")
-G_BUY = gettext_lazy("Purchases")
+G_BUY = pgettext_lazy("segment group", "Purchases")  # 购买记录: what they bought, not a count
 G_REACH = gettext_lazy("Reach")
 
 FIELDS: dict[str, Field] = {

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from members.models import (
     ConsentRecord,
@@ -36,7 +36,7 @@ class Entry:
 
 Provider = Callable[[Member, datetime | None, int], Iterable[Entry]]
 KINDS: dict[str, object] = {
-    "purchase": gettext_lazy("Purchases"),
+    "purchase": pgettext_lazy("timeline kind", "Purchases"),
     "points": gettext_lazy("Points"),
     "tier": gettext_lazy("Tier"),
     "gift": gettext_lazy("Gifts"),
@@ -92,7 +92,7 @@ def _points(member, since, limit):
             e.created_at,
             "points",
             f"{e.get_kind_display()} {sign}{e.points}",
-            e.reason,
+            e.reason_text,
             e.actor.display_name if e.actor else "",
         )
 
@@ -141,7 +141,11 @@ def _notes(member, since, limit):
         Note.objects.filter(member=member).select_related("author"), "created_at", since
     )[:limit]:
         yield Entry(
-            n.created_at, "note", _("Note"), n.body, n.author.display_name if n.author else ""
+            n.created_at,
+            "note",
+            pgettext("staff note", "Note"),
+            n.body,
+            n.author.display_name if n.author else "",
         )
 
 

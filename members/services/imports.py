@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import os
 import socket
@@ -755,6 +756,8 @@ def _apply_members(job: ImportJob, v: _Validated, actor: User | None) -> tuple[i
                 member=member,
                 points=row["opening_points"],
                 reason=_opening_reason(job),
+                reason_code="opening",
+                reason_args={"file": job.filename},
                 actor=actor,
                 key=_opening_key(job, member.pk),
                 kind=PointsEntry.Kind.ADJUST,
@@ -784,6 +787,7 @@ def _apply_members_set_based(job: ImportJob, v: _Validated, actor: User | None) 
     settings = LoyaltySettings.current()
     actor_id = actor.pk if actor is not None and actor.pk else None
     reason = _opening_reason(job)[:200]
+    opening_args = json.dumps({"file": job.filename}, ensure_ascii=False)
     applied = created = 0
     for start in range(0, len(v.members), MEMBER_CHUNK):
         chunk = [row for _n, row in v.members[start : start + MEMBER_CHUNK]]
@@ -827,6 +831,8 @@ def _apply_members_set_based(job: ImportJob, v: _Validated, actor: User | None) 
                     points,
                     balance + points,
                     reason,
+                    "opening",
+                    opening_args,
                     actor_id,
                     None,
                     None,
@@ -863,23 +869,6 @@ def _apply_members_set_based(job: ImportJob, v: _Validated, actor: User | None) 
         _progress(job.pk, "applying", applied, len(v.members))
     return applied, created
 
-
-SAMPLE_ROWS = {
-    ImportJob.Kind.ORDERS: (
-        "pos,SH01-20261122-0042,13800138000,SH01,2026-11-22 10:31,MASK-10,补水面膜,skincare,2,199.00\n"
-        "pos,SH01-20261122-0042,13800138000,SH01,2026-11-22 10:31,SERUM-30,精华液,skincare,1,100.00\n"
-        "shop,T20261123001,M7K2Q9P,,2026-11-23,TOAST,吐司,bakery,1,22.50\n"
-    ),
-    ImportJob.Kind.MEMBERS: (
-        "13800138000,林晓雨,SH01,store,1992-05-20,lin@example.com,1280\n13900139000,,,,,,\n"
-    ),
-}
-
-
-def import_sample(kind: str) -> str:
-    """A file to start from: the header and a few rows, as Excel opens it (UTF-8 with a BOM)."""
-    columns = ORDER_COLUMNS if kind == ImportJob.Kind.ORDERS else MEMBER_COLUMNS
-    return "\ufeff" + ",".join(columns) + "\n" + SAMPLE_ROWS[ImportJob.Kind(kind)]
 
 
 def import_error_report(job: ImportJob) -> str:

@@ -232,6 +232,20 @@ def member_portal_user(phone: str) -> User | None:
 
 
 @transaction.atomic
+def member_details_problems(data: dict) -> dict[str, list[str]]:
+    """What is wrong with a member's name and birthday, by field (empty when nothing is): a name
+    cannot be emptied, a birthday is not in the future nor before 1900."""
+    problems: dict[str, list[str]] = {}
+    if "name" in data and not str(data["name"] or "").strip():
+        problems["name"] = [_("Enter a name.")]
+    birthday = data.get("birthday")
+    if birthday is not None and birthday > timezone.localdate():
+        problems["birthday"] = [_("A birthday can't be in the future.")]
+    elif birthday is not None and birthday.year < 1900:
+        problems["birthday"] = [_("Enter a birthday from 1900 on.")]
+    return problems
+
+
 def member_update(
     *,
     member: Member,
@@ -241,6 +255,9 @@ def member_update(
     via: str | None = None,
 ) -> Member:
     """Update profile fields a member, an operator or an integration may change; audited."""
+    problems = member_details_problems(data)
+    if problems:
+        raise ApplicationError(_("Some fields are not valid."), fields=problems)
     member = Member.objects.select_for_update().get(pk=member.pk)
     fields = [f for f in ("name", "email", "birthday") if f in data]
     before = snapshot(member, fields)

@@ -10,6 +10,7 @@ key with a different body is ``409 idempotency_mismatch``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -218,12 +219,19 @@ def member_state(member: Member, reached: Iterable[int] = ()) -> loyalty.MemberS
     )
 
 
-def ledger_reason(line: loyalty.LedgerLine, *, external_id: str, ctx: LoyaltyContext) -> str:
+def ledger_reason(
+    line: loyalty.LedgerLine, *, external_id: str, ctx: LoyaltyContext
+) -> tuple[str, str, dict]:
+    """Why an outcome's entry moves points: the text in the writer's language, and the code and
+    arguments it is read by in the reader's (``PointsEntry.reason_text``)."""
     if line.cause == "debt":
-        return _("Points debt from an earlier refund")
+        return _("Points debt from an earlier refund"), "debt", {}
     if line.cause == "milestone":
-        return next((m.name for m in ctx.milestones if m.code == line.milestone_code), "")
-    return _("Order %(order)s") % {"order": external_id}
+        m = next((m for m in ctx.milestones if m.code == line.milestone_code), None)
+        if m is None:
+            return "", "", {}
+        return m.name, "milestone", {"name_zh": m.name_zh, "name_en": m.name_en}
+    return _("Order %(order)s") % {"order": external_id}, "order", {"order": external_id}
 
 
 # The columns of a points entry as the set-based path COPYs them (copy_rows checks every column).
@@ -233,6 +241,8 @@ ENTRY_COLUMNS = [
     "points",
     "balance_after",
     "reason",
+    "reason_code",
+    "reason_args",
     "actor_id",
     "order_id",
     "refund_id",
@@ -252,24 +262,30 @@ def ledger_rows(
     at: datetime,
     ctx: LoyaltyContext,
 ) -> list[tuple]:
-    """The points entries of an outcome as ENTRY_COLUMNS tuples (both ingest paths write these)."""
-    return [
-        (
-            member_id,
-            line.kind,
-            line.points,
-            line.balance_after,
-            ledger_reason(line, external_id=external_id, ctx=ctx)[:200],
-            None,
-            order_id,
-            None,
-            None,
-            line.key,
-            line.expires_at,
-            at,
+    """The points entries of an outcome as ENTRY_COLUMNS tuples (both ingest paths write these;
+    the reason's arguments as JSON text, as COPY takes a JSON column)."""
+    rows = []
+    for line in outcome.ledger:
+        text, code, args = ledger_reason(line, external_id=external_id, ctx=ctx)
+        rows.append(
+            (
+                member_id,
+                line.kind,
+                line.points,
+                line.balance_after,
+                text[:200],
+                code,
+                json.dumps(args, ensure_ascii=False) if args else None,
+                None,
+                order_id,
+                None,
+                None,
+                line.key,
+                line.expires_at,
+                at,
+            )
         )
-        for line in outcome.ledger
-    ]
+    return rows
 
 
 def outcome_events(
@@ -521,7 +537,7 @@ def order_from_quote(
     id, so a double tap books one order."""
     data = OrderIn(
         source="counter",
-        external_id=f"C-{token[:32]}",
+        external_id=token[:40],
         member=member.code,
         placed_at=placed_at,
         total=quote.total,
@@ -685,6 +701,8 @@ def _refund_locked(
             points=-reversal.taken,
             key=f"refund:{refund.pk}:reverse",
             reason=_("Refund of order %(order)s") % {"order": order.external_id},
+            reason_code="refund",
+            reason_args={"order": order.external_id},
             order=order,
             refund=refund,
         )
@@ -773,6 +791,11 @@ def _undo_milestones(*, member: Member, order: Order) -> list[dict[str, Any]]:
                     key=f"{key}:undone",
                     reason=_("Milestone undone by a refund: %(name)s")
                     % {"name": reached.milestone.name},
+                    reason_code="milestone_undone",
+                    reason_args={
+                        "name_zh": reached.milestone.name_zh,
+                        "name_en": reached.milestone.name_en,
+                    },
                     order=order,
                 )
             if points - taken:

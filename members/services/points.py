@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Case, F, Q, Sum, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,6 +47,8 @@ def points_entry_append(
     points: int,
     key: str,
     reason: str = "",
+    reason_code: str = "",
+    reason_args: dict | None = None,
     order: Order | None = None,
     refund: Refund | None = None,
     reward: Reward | None = None,
@@ -79,6 +81,8 @@ def points_entry_append(
         points=points,
         balance_after=new_balance,
         reason=reason[:200],
+        reason_code=reason_code,
+        reason_args=reason_args,
         order=order,
         refund=refund,
         reward=reward,
@@ -113,6 +117,8 @@ def points_redeem(
     existing = PointsEntry.objects.filter(idempotency_key=entry_key).first()
     if existing is not None:
         return existing, False
+    if reward is not None:
+        _take_one(reward)
     if reward is not None and points != reward.points_cost:
         raise ApplicationError(
             _("This reward costs %(cost)s points.") % {"cost": reward.points_cost},
@@ -126,12 +132,32 @@ def points_redeem(
         points=-points,
         key=entry_key,
         reason=reason or (reward.name if reward else _("Redeemed")),
+        reason_code="" if reason else ("reward" if reward else "redeemed"),
+        reason_args={"name_zh": reward.name_zh, "name_en": reward.name_en}
+        if reward and not reason
+        else None,
         reward=reward,
         actor=actor,
     )
     if reward is not None:
         _deliver_reward(member=member, reward=reward, entry=entry)
     return entry, True
+
+
+def _take_one(reward: Reward) -> None:
+    """Take one of the reward's stock, in the redemption's transaction (a redemption refused
+    later rolls it back), and refuse a reward not offered now: off, out of its dates, or gone.
+    One conditional UPDATE: concurrent redemptions of the last one cannot both get it."""
+    now = timezone.now()
+    taken = (
+        Reward.offered(now)
+        .filter(pk=reward.pk)
+        .update(stock=Case(When(stock__isnull=True, then=None), default=F("stock") - 1))
+    )
+    if not taken:
+        raise ApplicationError(
+            _("This reward is not offered now."), code="reward_unavailable", status_code=409
+        )
 
 
 def _deliver_reward(*, member: Member, reward: Reward, entry: PointsEntry) -> None:
@@ -166,8 +192,11 @@ def points_adjust(
     request=None,
     kind: str = PointsEntry.Kind.ADJUST,
     expires: bool = True,
+    reason_code: str = "",
+    reason_args: dict | None = None,
 ) -> PointsEntry:
-    """A manual correction by an operator (audited), or an opening balance from an import."""
+    """A manual correction by an operator (audited: ``reason`` is theirs, as written), or an
+    opening balance from an import, an erasure (with a ``reason_code`` read in any language)."""
     if points == 0:
         raise ApplicationError(
             _("Adjust by a non-zero number of points."), fields={"points": [_("Must not be 0.")]}
@@ -189,6 +218,8 @@ def points_adjust(
         points=points,
         key=key,
         reason=reason,
+        reason_code=reason_code,
+        reason_args=reason_args,
         actor=actor,
         expires_at=points_expiry(now, LoyaltySettings.current())
         if points > 0 and expires
@@ -229,6 +260,7 @@ def points_expire_member(*, member_id: int, now: datetime) -> int:
             points=-amount,
             key=f"expire:{member.pk}:{now.isoformat()}",
             reason=_("Points expired"),
+            reason_code="expired",
             at=now,
         )
         return amount
@@ -305,6 +337,7 @@ def _expire_chunk(member_ids: list[int], now: datetime) -> int:
                 points=-amount,
                 balance_after=m.points_balance,
                 reason=reason,
+                reason_code="expired",
                 idempotency_key=f"expire:{m.pk}:{stamp}",
                 created_at=now,
             )

@@ -137,7 +137,7 @@ def member_export(
         )
     points: list[list[Any]] = [["at", "kind", "points", "balance_after", "reason"]]
     for e in PointsEntry.objects.filter(member=member).order_by("created_at", "id"):
-        points.append([_iso(e.created_at), e.kind, e.points, e.balance_after, e.reason])
+        points.append([_iso(e.created_at), e.kind, e.points, e.balance_after, e.reason_text])
     vouchers: list[list[Any]] = [["code", "name", "status", "issued_at", "expires_at"]]
     for v in Voucher.objects.filter(member=member).select_related("template"):
         vouchers.append([v.code, v.template.name, v.status, _iso(v.issued_at), _iso(v.expires_at)])
@@ -177,6 +177,7 @@ def member_erase(
             member=member,
             points=-member.points_balance,
             reason=_("Account closed"),
+            reason_code="closed",
             actor=actor,
             key=f"erase:{member.pk}",
         )

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 import unicodedata
-import uuid
 from collections.abc import Callable
 from functools import wraps
 
@@ -42,6 +42,7 @@ from members.selectors import (
     standing,
     usable_vouchers,
 )
+from members.selectors.cards import tier_hold
 from members.selectors.quotes import basket_quote
 from members.selectors.scope import in_scope, member_to_serve
 from members.services.members import member_enrol
@@ -266,6 +267,7 @@ def card_context(member: Member) -> dict:
         "card": card,
         "progress": card_progress_percent(card, ctx.tiers),
         "gift_ahead": next_gift(member, ctx.milestones),
+        "tier_hold": tier_hold(member, tiers=ctx.tiers, settings=ctx.settings),
         "birthday_month": bool(member.birthday and member.birthday.month == today.month),
         "children": children,
         "pets": pets,
@@ -362,6 +364,18 @@ def _basket(post) -> list[tuple[str, str, str]]:
     return items
 
 
+RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's: no I, L, O or U
+
+
+def receipt_number(store: Store) -> str:
+    """A receipt number a clerk can read out: ``SH01-261202-7KQ2M9XA``, the store, the local date
+    and 8 random characters (40 bits: two of a store's day's sales share one about once in a
+    million days of 1,000 sales). It is the order's external id, drawn when the form is shown,
+    so a double tap books one order."""
+    random_part = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(8))
+    return f"{store.code}-{timezone.localdate():%y%m%d}-{random_part}"
+
+
 @at_counter
 def counter_purchase(request: HttpRequest, store: Store, member: Member) -> HttpResponse:
     """Build the basket (htmx re-prices it on every change), then confirm once: the form's
@@ -382,7 +396,7 @@ def counter_purchase(request: HttpRequest, store: Store, member: Member) -> Http
             del items[int(action[7:])]
     chosen = post.getlist("voucher") if post else []
     quote = basket_quote(member=member, items=items, voucher_codes=chosen)
-    token = (post.get("token") if post else "") or uuid.uuid4().hex
+    token = ((post.get("token") or "") if post else "").strip()[:40] or receipt_number(store)
     if action == "confirm":
         if not quote.lines:
             quote.errors.setdefault("lines", []).append(_("Add at least one product."))

@@ -28,6 +28,7 @@ from members.selectors import (
     next_gift,
     usable_vouchers,
 )
+from members.selectors.cards import tier_hold
 from members.services.points import points_expiring_soon, points_redeem
 from members.services.privacy import erasure_summary, member_erase, member_export
 from members.services.profiles import marketing_opt_out
@@ -65,6 +66,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
             "qr": _qr_svg(member.code, 5),
             "progress": card_progress_percent(card, ctx.tiers),
             "gift_ahead": next_gift(member, ctx.milestones),
+            "tier_hold": tier_hold(member, tiers=ctx.tiers, settings=ctx.settings),
             "tab": "home",
         },
     )
@@ -143,7 +145,7 @@ def portal_points(request: HttpRequest) -> HttpResponse:
 @member_required
 def portal_rewards(request: HttpRequest) -> HttpResponse:
     member = _portal_member(request)
-    rewards = Reward.objects.filter(is_active=True).select_related("voucher_template")
+    rewards = Reward.offered().select_related("voucher_template")
     if request.method == "POST":
         reward = rewards.filter(code=request.POST.get("reward", "")[:40]).first()
         if reward is None:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import get_language
 
 from scrm.masking import mask_name as _mask_name
@@ -92,3 +95,83 @@ def percent_off(value: Any) -> str:
         rate = Decimal(100 - pct) / 10
         return f"{rate.normalize():f}折"
     return f"{pct}% off"
+
+
+class Grouped(int):
+    """An integer that prints with thousands separators (19,208) in every language.
+
+    Still an ``int``: ``{% blocktranslate count n=x|num %}`` picks the plural form from it and
+    prints it grouped, so the message ids stay as they are. (Django's own ``intcomma`` follows
+    the locale, and Chinese has no separator there: 19208.)"""
+
+    def __str__(self) -> str:
+        return f"{int(self):,}"
+
+    def __format__(self, spec: str) -> str:
+        return format(int(self), spec or ",")
+
+
+@register.filter
+def num(value: Any) -> Any:
+    """A count or points figure with thousands separators: 19,208. Anything that is not a whole
+    number (None, "--") comes back as it was, so ``default`` and friends still apply."""
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        n = Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return value
+    if not n.is_finite() or n != n.to_integral_value():
+        return value
+    return Grouped(int(n))
+
+
+@register.filter
+def money(value: Any) -> str:
+    """An amount without its symbol, for sentences that say the currency (CNY 2,700.00 / 2,700.00
+    元): grouped, two decimals."""
+    try:
+        n = Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return "--"
+    if not n.is_finite():
+        return "--"
+    return f"{n.quantize(Decimal('0.01')):,}"
+
+
+@register.filter
+def percent(value: Any) -> str:
+    """A share (0.125) as a percent, rounded to a whole one: 13%. None is "--"."""
+    try:
+        n = Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return "--"
+    if not n.is_finite():
+        return "--"
+    return f"{(n * 100).quantize(Decimal('1'), ROUND_HALF_UP)}%"
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    if isinstance(value, date):
+        return value
+    return None
+
+
+@register.filter
+def long_date(value: Any) -> str:
+    """A date with its year, the way the language writes it: 2026-04-14, 14 Apr 2026."""
+    d = _as_date(value)
+    if d is None:
+        return ""
+    if (get_language() or "").startswith("zh"):
+        return d.isoformat()
+    return date_format(d, "j M Y")
+
+
+@register.filter
+def is_past(value: Any) -> bool:
+    """Whether a date (or a moment's local date) is before today."""
+    d = _as_date(value)
+    return d is not None and d < timezone.localdate()

@@ -118,13 +118,14 @@ def test_the_default_rate_applies_to_keys_without_their_own():
 
 @pytest.mark.django_db
 def test_admin_creates_a_key_in_the_console_sees_it_once_and_revokes_it(admin_client):
-    page = admin_client.post("/console/settings/api-keys/", {"name": "Tmall shop"})
-    assert page.status_code == 200
+    page = admin_client.post("/console/settings/api-keys/", {"name": "Tmall shop"}, follow=True)
+    assert page.redirect_chain == [("/console/settings/api-keys/", 302)]  # post/redirect/get
     html = page.content.decode()
     key = ApiKey.objects.get()
     plain = html.split("data-new-key>")[1].split("<")[0]
     assert plain.startswith(f"scrm_{key.prefix}_")
-    assert plain not in admin_client.get("/console/settings/api-keys/").content.decode()
+    refreshed = admin_client.get("/console/settings/api-keys/").content.decode()
+    assert plain not in refreshed and ApiKey.objects.count() == 1  # a refresh makes no key
     assert Client().get("/api/v1/members/", **bearer(plain)).status_code == 200
     admin_client.post(f"/console/settings/api-keys/{key.pk}/revoke/")
     assert Client().get("/api/v1/members/", **bearer(plain)).status_code == 401

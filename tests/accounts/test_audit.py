@@ -72,3 +72,22 @@ def test_bad_audit_filter_dates_are_named_not_a_500(admin_client):
     page = admin_client.get("/console/audit/", {"date_from": "not-a-date"})
     assert page.status_code == 200
     assert 'href="#id_date_from"' in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_audit_log_shows_mappings_lists_and_yes_no_as_people_read_them(admin_client):
+    from django.utils import translation
+
+    audit_record(
+        actor=None,
+        action="member.handover",
+        before={"by_owner": {}, "sms": False},
+        after={"by_owner": {"李娜": 1, "王芳": 2}, "sms": True, "stores": ["SH01", "BJ01"]},
+    )
+    entry = AuditEntry.objects.get(action="member.handover")
+    with translation.override("zh-hans"):
+        fields = {k: (str(old), str(new)) for k, old, new in entry.changed_fields}
+    assert fields["by_owner"] == ("—", "李娜: 1, 王芳: 2")
+    assert fields["sms"] == ("否", "是") and fields["stores"][1] == "SH01, BJ01"
+    html = admin_client.get("/console/audit/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "{&#x27;" not in html.content.decode() and "李娜: 1" in html.content.decode()

@@ -57,6 +57,13 @@ def fill(store_sh, admin_user):
     from members.models import Segment
 
     segment = Segment.objects.create(name="s", definition={"match": "all", "groups": []})
+    from members.models import Product, Reward, VoucherTemplate
+
+    offers = {
+        "/offers/vouchers/": VoucherTemplate.objects.order_by("pk").first().pk,
+        "/offers/rewards/": Reward.objects.order_by("pk").first().pk,
+        "/offers/products/": Product.objects.get_or_create(sku="P-1", defaults={"name": "P"})[0].pk,
+    }
     ids = {"pk": str(key.pk), "store": store_sh.code}
 
     def _fill(url: str) -> str:
@@ -70,6 +77,9 @@ def fill(store_sh, admin_user):
             return url.replace("{pk}", str(store_sh.pk))
         if "/staff/" in url:
             return url.replace("{pk}", str(admin_user.pk))
+        for prefix, pk in offers.items():
+            if prefix in url:
+                return url.replace("{pk}", str(pk))
         return url.replace("{pk}", ids["pk"])
 
     return _fill

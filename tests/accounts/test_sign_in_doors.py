@@ -248,3 +248,13 @@ def test_without_a_mail_server_the_reset_page_says_an_admin_resets(settings):
     settings.SCRM_EMAIL_CONFIGURED = False
     page = Client(HTTP_ACCEPT_LANGUAGE="en").get("/accounts/password/reset/")
     assert page.status_code == 200 and "Ask an admin" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_member_signing_out_lands_on_the_portal_sign_in_and_staff_on_theirs(
+    member_client, operator_client
+):
+    r = member_client.post("/accounts/logout/")
+    assert r.status_code == 302 and r["Location"] == "/accounts/login/code/"
+    r = operator_client.post("/accounts/logout/")
+    assert r.status_code == 302 and r["Location"] == "/accounts/login/"

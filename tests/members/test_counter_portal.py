@@ -613,3 +613,23 @@ def test_a_full_width_phone_signs_in_and_a_mixed_one_gets_no_code(client, member
 
     r = Client().post("/accounts/login/code/", {"phone": wide[:-1] + "x"})
     assert r.status_code == 200 and not sms.outbox
+
+
+def test_a_counter_sale_gets_a_short_readable_receipt_number(clerk_client, member, products):
+    import re
+
+    url = reverse("counter:purchase", args=["SH01", member.code])
+    page = clerk_client.get(url)
+    token = page.context["token"]
+    assert re.fullmatch(r"SH01-\d{6}-[0-9A-HJKMNP-TV-Z]{8}", token)
+    data = {"sku": ["MASK-10"], "qty": ["1"], "token": token, "action": "confirm"}
+    clerk_client.post(url, data)
+    clerk_client.post(url, data)  # a double tap
+    order = Order.objects.get(source="counter")
+    assert order.external_id == token
+    assert (
+        token
+        in clerk_client.get(
+            reverse("counter:receipt", args=["SH01", member.code, order.pk])
+        ).content.decode()
+    )

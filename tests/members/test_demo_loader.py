@@ -61,3 +61,18 @@ def test_loaded_members_past_the_fifth_purchase_have_their_gift_milestone(store_
     assert not MilestoneReached.objects.filter(
         member__phone__startswith="+86192", member__purchase_count__lt=5
     ).exists()
+
+
+def test_a_big_demo_is_the_story_then_bulk_members_and_loading_it_again_adds_none(monkeypatch):
+    from members.demo.data import HEADLINE_PHONE
+    from members.management.commands import seed_demo
+
+    monkeypatch.setattr(seed_demo, "BULK_THRESHOLD", 50)
+    monkeypatch.setattr(seed_demo, "DEFAULT_MEMBERS", 30)
+    for _run in range(2):
+        call_command("seed_demo", members=90, stdout=StringIO(), stderr=StringIO())
+        assert Member.objects.count() == 90
+    assert Member.objects.filter(phone__startswith="+86192").count() == 60
+    lin = Member.objects.get(phone="+86" + HEADLINE_PHONE)
+    assert lin.purchase_count == 2 and lin.owner is not None
+    call_command("ledger_verify", stdout=StringIO())

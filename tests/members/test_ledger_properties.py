@@ -291,3 +291,26 @@ def test_the_nightly_expiry_is_set_based_equal_to_member_by_member_and_idempoten
     assert points_expire_due(now=now) == 0  # the same run again
     assert points_expire_due(now=datetime(2026, 1, 2, tzinfo=sh)) == 0  # the next night
     call_command("ledger_verify")  # exits non-zero on any mismatch
+
+
+@pytest.mark.django_db
+def test_points_reasons_are_read_in_the_readers_language(member, operator):
+    """A reason is stored as its parts and read in the reader's language: the Chinese console
+    and the English portal read the same entry each in theirs; an operator's own text stays."""
+    from django.utils import translation
+
+    from members.services import points_adjust
+    from tests.members.helpers import buy, refund
+
+    result = buy(member, 300)
+    refund(member, result["id"], 100)
+    points_adjust(member=member, points=5, reason="生日礼", actor=operator)
+    entries = list(PointsEntry.objects.filter(member=member).order_by("id"))
+    with translation.override("en"):
+        en = [e.reason_text for e in entries]
+    with translation.override("zh-hans"):
+        zh = [e.reason_text for e in entries]
+    external = Order.objects.get(pk=result["id"]).external_id
+    assert en[0] == f"Order {external}" and zh[0] == f"订单 {external}"
+    assert en[1].startswith("Refund of order") and "退款" in zh[1]
+    assert en[2] == zh[2] == "生日礼"

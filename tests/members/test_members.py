@@ -186,3 +186,37 @@ def test_openapi_schema_and_docs_are_served(client):
     assert schema.status_code == 200 and b"/api/v1/members/" in schema.content
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200 and b"cdn" not in docs.content.lower()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"name": "", "birthday": ""}, "name"),
+        ({"name": "林晓雨", "birthday": "2999-01-01"}, "birthday"),
+        ({"name": "林晓雨", "birthday": "1850-01-01"}, "birthday"),
+    ],
+)
+def test_an_empty_name_or_a_birthday_in_the_future_is_refused_everywhere(
+    operator_client, member_client, member, data, field
+):
+    from members.models import Member
+
+    before = Member.objects.get(pk=member.pk)
+    r = operator_client.post(
+        f"/console/members/{member.code}/", {"section": "details", "email": "", **data}
+    )
+    assert field in r.context["details_form"].errors
+    r = member_client.post("/portal/profile/", {"section": "details", "email": "", **data})
+    assert field in r.context["forms"]["details"].errors
+    from django.test import Client
+
+    from accounts.services import apikey_create
+
+    _key, plain = apikey_create(name="k", actor=None)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {plain}")
+    body = {k: (v or None) if k == "birthday" else v for k, v in data.items()}
+    r = api.patch(f"/api/v1/members/{member.code}/", body, content_type="application/json")
+    assert r.status_code == 400 and field in r.json()["error"]["fields"]
+    after = Member.objects.get(pk=member.pk)
+    assert (after.name, after.birthday) == (before.name, before.birthday)

@@ -26,6 +26,25 @@ BOUGHT_PARTS = ("days", "sku", "from", "to", "min_count", "min_amount")
 KEY = re.compile(r"^g(\d+)_c(\d+)_(field|op|value|days|sku|from|to|min_count|min_amount)$")
 
 
+SEGMENT_PATH = re.compile(r"groups\[(\d+)\](?:\.conditions\[(\d+)\])?")
+
+
+def readable_errors(fields: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors by where they are as the operator sees the builder ("Group 1, condition 2"), not
+    by the definition's internal path (``groups[0].conditions[1].value``)."""
+    out: dict[str, list[str]] = {}
+    for path, messages_ in fields.items():
+        m = SEGMENT_PATH.match(path)
+        if m and m[2] is not None:
+            where = _("Group %(g)s, condition %(c)s") % {"g": int(m[1]) + 1, "c": int(m[2]) + 1}
+        elif m:
+            where = _("Group %(g)s") % {"g": int(m[1]) + 1}
+        else:
+            where = ""
+        out.setdefault(where, []).extend(messages_)
+    return out
+
+
 def definition_from_post(post) -> dict[str, Any]:
     """The builder's form as a (not yet checked) definition, keeping what the operator typed."""
     groups: dict[int, dict[str, Any]] = {}
@@ -193,7 +212,7 @@ def segment_builder(request: HttpRequest, pk: int | None = None) -> HttpResponse
                     request=request,
                 )
             except ApplicationError as exc:
-                errors = exc.fields or {"": [exc.message]}
+                errors = readable_errors(exc.fields or {"": [exc.message]})
             else:
                 messages.success(request, _("Segment saved."))
                 return redirect("members:segment_detail", pk=segment.pk)

@@ -1,0 +1,411 @@
+"""Every page of the console, the counter and the portal fits a 375 px phone, in Chinese and in
+English, with realistic data: long store names, a 2,000-character note without a space, children,
+pets, vouchers, an import with errors, a segment with every kind of condition. Nothing may widen
+the page sideways (a table scrolls inside its card), and no table cell may shrink to one character
+a line. A smaller set is checked at 1280 px. Screenshots of each go to tests/e2e/screenshots/."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from accounts import roles, sms
+from tests.e2e.test_journeys import staff_sign_in
+from tests.factories import MemberFactory, StoreFactory, make_staff
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+LANGS = ["zh-hans", "en"]
+SHELLS = ("console/", "counter/", "portal/")
+
+# GET routes of the three shells that are not pages to look at, and why. Every other route must be
+# in ``PAGES`` below, so a new page cannot be left out of this test.
+NOT_PAGES = {
+    "members:segment_count": "POST only: the builder's live count (htmx)",
+    "members:segment_export": "a CSV download",
+    "members:import_sample_orders": "a CSV download",
+    "members:import_sample_members": "a CSV download",
+    "members:import_apply": "POST only",
+    "members:import_errors": "a CSV download",
+    "members:privacy_export": "POST only: a zip download",
+    "members:privacy_erase": "POST only",
+    "offers:product_sample": "a CSV download",
+    "accounts:apikey_revoke": "POST only",
+    "counter:search": "an htmx fragment of counter:store, visited there with ?q=",
+    "counter:products": "an htmx fragment of counter:purchase",
+    "counter:gift_fulfil": "POST only",
+    "counter:voucher_redeem": "POST only",
+    "counter:note": "POST only",
+}
+
+# Who looks at each page: (route name, path arguments taken from the world, query string).
+PAGES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
+    "admin": [
+        ("console:settings", (), ""),
+        ("accounts:store_list", (), ""),
+        ("accounts:store_new", (), ""),
+        ("accounts:store_edit", ("store_pk",), ""),
+        ("accounts:staff_list", (), ""),
+        ("accounts:staff_new", (), ""),
+        ("accounts:staff_edit", ("clerk_pk",), ""),
+        ("accounts:apikey_list", (), ""),
+        ("accounts:audit_list", (), ""),
+        ("members:event_log", (), ""),
+    ],
+    "operator": [
+        ("console:home", (), ""),
+        ("console:segments", (), ""),
+        ("members:list", (), ""),
+        ("members:rules", (), ""),
+        ("members:handover", (), ""),
+        ("members:segment_list", (), ""),
+        ("members:segment_new", (), ""),
+        ("members:segment_detail", ("segment_pk",), ""),
+        ("members:segment_edit", ("segment_pk",), ""),
+        ("members:profile_fields", (), ""),
+        ("members:import_list", (), ""),
+        ("members:import_detail", ("job_pk",), ""),
+        ("members:detail", ("code",), ""),
+        ("members:points", ("code",), ""),
+        ("offers:home", (), ""),
+        ("offers:template_list", (), ""),
+        ("offers:template_new", (), ""),
+        ("offers:template_edit", ("template_pk",), ""),
+        ("offers:template_issue", ("template_pk",), ""),
+        ("offers:reward_list", (), ""),
+        ("offers:reward_new", (), ""),
+        ("offers:reward_edit", ("reward_pk",), ""),
+        ("offers:product_list", (), ""),
+        ("offers:product_import", (), ""),
+        ("offers:product_edit", ("product_pk",), ""),
+        ("campaigns:home", (), ""),
+        ("community:home", (), ""),
+    ],
+    "clerk": [
+        ("counter:index", (), ""),
+        ("counter:store", ("store",), ""),
+        ("counter:store", ("store",), "?q=8000"),
+        ("counter:enrol", ("store",), ""),
+        ("counter:member", ("store", "code"), ""),
+        ("counter:member_profile", ("store", "code"), ""),
+        ("counter:purchase", ("store", "code"), ""),
+        ("counter:receipt", ("store", "code", "order_pk"), ""),
+    ],
+    "member": [
+        ("portal:home", (), ""),
+        ("portal:card", (), ""),
+        ("portal:account", (), ""),
+        ("portal:vouchers", (), ""),
+        ("portal:points", (), ""),
+        ("portal:rewards", (), ""),
+        ("portal:tiers", (), ""),
+        ("portal:profile", (), ""),
+        ("portal:preferences", (), ""),
+        ("portal:privacy", (), ""),
+    ],
+}
+
+# At 1280 px: the pages with the widest content.
+DESK = {
+    "operator": [
+        "console:home",
+        "members:list",
+        "members:detail",
+        "members:points",
+        "members:segment_edit",
+        "members:import_detail",
+    ],
+    "clerk": ["counter:member", "counter:purchase"],
+    "member": ["portal:home"],
+}
+
+LONG_STORE = "上海静安嘉里中心旗舰店（南京西路 1515 号 L2-15）"
+LONG_NOTE = ("https://shop.example.com/orders/export?ids=" + "8123456790" * 200)[:2000]
+
+# The page is no wider than the window; no table cell (or badge, chip, button) holds one character
+# a line; culprits are named to make a failure readable.
+MEASURE = """() => {
+  const inner = window.innerWidth, scroll = document.documentElement.scrollWidth;
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const wide = [];
+  if (scroll > inner + 1) {
+    for (const el of document.body.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.width && r.right > inner + 1 && !el.closest('.table-wrap')) wide.push(name(el) + ' ' + Math.round(r.right));
+      if (wide.length > 6) break;
+    }
+  }
+  const squeezed = [];
+  for (const el of document.querySelectorAll('td, th, dd, .chip, .badge, .btn')) {
+    const text = el.innerText.trim();
+    if (text.length < 3 || !el.getClientRects().length) continue;
+    const cs = getComputedStyle(el), fs = parseFloat(cs.fontSize);
+    const lh = parseFloat(cs.lineHeight) || fs * 1.4;
+    const r = el.getBoundingClientRect();
+    const content = r.width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    if (content < fs * 2.5 && r.height > lh * 2.5) squeezed.push(name(el) + ': ' + text.slice(0, 16));
+  }
+  return {inner, scroll, wide, squeezed};
+}"""
+
+
+def _shell_routes() -> dict[str, str]:
+    """name -> route of every URL pattern of the console, counter and portal shells."""
+    out: dict[str, str] = {}
+
+    def walk(patterns, prefix: str, namespace: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                ns = namespace + (f"{p.namespace}:" if p.namespace else "")
+                walk(p.url_patterns, prefix + str(p.pattern), ns)
+            elif isinstance(p, URLPattern) and (prefix + str(p.pattern)).startswith(SHELLS):
+                out[namespace + (p.name or "")] = prefix + str(p.pattern)
+
+    walk(get_resolver().url_patterns, "", "")
+    return out
+
+
+def test_the_list_covers_every_page_of_the_console_counter_and_portal():
+    visited = {name for pages in PAGES.values() for name, _args, _q in pages}
+    routes = _shell_routes()
+    assert sorted(set(routes) - visited - set(NOT_PAGES)) == [], "add the new page to PAGES"
+    assert sorted((visited | set(NOT_PAGES)) - set(routes)) == [], "a page that is gone"
+    assert not visited & set(NOT_PAGES)
+    assert {n for pages in DESK.values() for n in pages} <= visited
+
+
+@pytest.fixture
+def world(db):
+    from accounts.services import apikey_create
+    from members.models import (
+        AttributeDefinition,
+        AttributeValue,
+        Child,
+        GiftGrant,
+        ImportJob,
+        Member,
+        MemberTag,
+        Note,
+        Order,
+        Pet,
+        Product,
+        Profile,
+        Reward,
+        Segment,
+        Tag,
+        VoucherTemplate,
+    )
+    from members.services import voucher_issue
+    from members.services.points import points_adjust
+    from tests.members.helpers import buy, days_ago
+
+    sh = StoreFactory(code="SH01", name=LONG_STORE, city="上海")
+    bj = StoreFactory(
+        code="BJ01", name="北京朝阳大悦城购物中心店（朝阳北路 101 号 B1）", city="北京"
+    )
+    make_staff(roles.ADMIN, email="admin@example.com", name="陈静")
+    operator = make_staff(roles.OPERATOR, email="operator@example.com", name="周敏")
+    clerk = make_staff(roles.CLERK, stores=[sh], email="clerk@example.com", name="王芳")
+    apikey_create(name="天猫旗舰店订单同步（生产环境）", store=sh, actor=None)
+    Product.objects.create(
+        sku="SERUM-30ML-2026", name="玻尿酸修护精华液 30ml（限定礼盒装）", category="skincare"
+    )
+    Product.objects.create(
+        sku="TOAST-1", name="全麦吐司", category="bakery", price=Decimal("18.50")
+    )
+
+    m = MemberFactory(
+        phone="+8613800138000",
+        name="欧阳晓雨",
+        store=sh,
+        code="MDEMO23",
+        birthday=date(1990, timezone.localdate().month, 1),
+        owner=clerk,
+    )
+    # Gold by spend: 800 + 1,000 + 1,500 in the window; the 1,500 leaves it in 65 days.
+    buy(m, "1500.00", at=days_ago(300), store=sh)
+    buy(m, "1000.00", at=days_ago(100), store=sh)
+    buy(m, "800.00", at=days_ago(10), store=sh)
+    points_adjust(
+        member=m, points=15_208, reason="旧系统积分迁移（2019-2025 年累计）", actor=operator
+    )
+    Member.objects.filter(pk=m.pk).update(
+        next_purchase_due=timezone.localdate() - timedelta(days=20),
+        purchase_interval_days=45,
+        price_sensitivity=Decimal("0.125"),
+        rfm_r=2,
+        rfm_f=4,
+        rfm_m=5,
+    )
+    Note.objects.create(member=m, author=operator, body=LONG_NOTE)
+    Note.objects.create(member=m, author=clerk, body="喜欢少糖，上次问过新款精华；对坚果过敏")
+    Child.objects.create(
+        member=m, name="小宝", birth_date=timezone.localdate() - timedelta(days=500)
+    )
+    Child.objects.create(member=m, name="", due_date=timezone.localdate() + timedelta(days=90))
+    Pet.objects.create(member=m, name="豆豆", species="dog", vaccinations=["狂犬疫苗 2026-03"])
+    Pet.objects.create(member=m, name="Mochi", species="cat")
+    Profile.objects.create(member=m, likes="抹茶, 芒果, 少糖", allergies="坚果", skin_type="dry")
+    tag = Tag.objects.create(name="高净值客户-长期复购")
+    MemberTag.objects.create(member=m, tag=tag)
+    attr = AttributeDefinition.objects.create(key="favourite_store", label="常去门店", kind="text")
+    AttributeValue.objects.create(member=m, attribute=attr, text=LONG_STORE)
+    for code in ("cny10", "cny50_over_300"):
+        voucher_issue(template=VoucherTemplate.objects.get(code=code), member=m)
+    GiftGrant.objects.create(
+        member=m, name_zh="第 5 次消费礼：定制帆布袋", name_en="5th purchase gift"
+    )
+    for i in range(14):
+        MemberFactory(
+            phone=f"+8615000008{i:03d}",
+            name=f"上官婉儿{i}号会员" if i % 2 else f"会员{i}",
+            store=sh if i % 3 else bj,
+            lifecycle_stage="dormant" if i % 2 else "repeat",
+        )
+    segment = Segment.objects.create(
+        name="上海静安·幼儿期宝妈·90 天未复购·可短信触达",
+        for_marketing=True,
+        definition={
+            "match": "all",
+            "groups": [
+                {
+                    "match": "all",
+                    "conditions": [
+                        {"field": "child_stage", "op": "in", "value": ["toddler", "infant"]},
+                        {"field": "store", "op": "in", "value": ["SH01", "BJ01"]},
+                        {
+                            "field": "bought_category",
+                            "op": "in",
+                            "value": {"category": "skincare", "days": 90, "min_count": 2},
+                        },
+                    ],
+                },
+                {
+                    "match": "any",
+                    "conditions": [{"field": "last_purchase", "op": "over", "value": 90}],
+                },
+            ],
+        },
+    )
+    job = ImportJob.objects.create(
+        kind="orders",
+        file=SimpleUploadedFile("a.csv", b"x"),
+        filename="2026年11月全渠道会员订单导出（含退款明细）_final_v3_已核对.csv",
+        status="invalid",
+        total_rows=12_480,
+        error_rows=3,
+        errors=[
+            {"row": 2, "field": "member", "message": "手机号应为 11 位数字"},
+            {"row": 17, "field": "placed_at", "message": "日期应为 2026-11-22 10:31 这样的格式"},
+            {"row": 9_021, "field": "amount", "message": "金额应大于 0"},
+        ],
+        created_by=operator,
+    )
+    order = Order.objects.filter(member=m).latest("placed_at")
+    return {
+        "store": "SH01",
+        "code": m.code,
+        "store_pk": str(sh.pk),
+        "clerk_pk": str(clerk.pk),
+        "segment_pk": str(segment.pk),
+        "job_pk": str(job.pk),
+        "order_pk": str(order.pk),
+        "template_pk": str(VoucherTemplate.objects.get(code="cny10").pk),
+        "reward_pk": str(Reward.objects.order_by("pk").first().pk),
+        "product_pk": str(Product.objects.get(sku="SERUM-30ML-2026").pk),
+    }
+
+
+def _member_sign_in(page, phone: str) -> None:
+    page.goto("/portal/")
+    page.fill("#code-request-form input[name=phone]", phone)
+    page.click("#code-request-form button[type=submit]")
+    page.locator("#code-confirm-form").wait_for()
+    code = re.search(r"\b(\d{6})\b", sms.outbox[-1].text).group(1)
+    page.fill("#id_code", code)
+    page.click("#code-confirm-form button[type=submit]")
+    page.locator("[data-member-card]").wait_for()
+
+
+def _signed_in(open_page, actor: str, width: int):
+    page = open_page(lang="zh-hans", width=width, height=812 if width < 600 else 860)
+    if actor == "member":
+        _member_sign_in(page, "13800138000")
+    else:
+        staff_sign_in(page, f"{actor}@example.com")
+    return page
+
+
+def _switch_language(page, lang: str) -> None:
+    base = re.match(r"https?://[^/]+", page.url).group(0)
+    page.context.add_cookies([{"name": "django_language", "value": lang, "url": base}])
+
+
+def _url(name: str, args: tuple[str, ...], query: str, world: dict) -> str:
+    from django.urls import reverse
+
+    return reverse(name, args=[world[a] for a in args]) + query
+
+
+def _look(page, shoot, url: str, shot: str, problems: list[str]) -> None:
+    t0 = time.monotonic()
+    response = page.goto(url)
+    t1 = time.monotonic()
+    if response is None or response.status != 200:
+        problems.append(f"{shot}: {url} answered {response and response.status}")
+    m = page.evaluate(MEASURE)
+    if m["scroll"] > m["inner"] + 1:
+        problems.append(f"{shot}: {url} is {m['scroll']} px wide at {m['inner']}: {m['wide']}")
+    if m["squeezed"]:
+        problems.append(f"{shot}: {url} squeezes {m['squeezed']}")
+    t2 = time.monotonic()
+    shoot(page, shot)
+    print(f"{shot}: load {t1 - t0:.2f} measure {t2 - t1:.2f} shot {time.monotonic() - t2:.2f}")
+
+
+def _slug(name: str, query: str) -> str:
+    return name.replace(":", "-") + ("-results" if query else "")
+
+
+def test_every_page_fits_a_phone_in_both_languages(world, open_page, shoot):
+    started = time.monotonic()
+    problems: list[str] = []
+    for actor, pages in PAGES.items():
+        page = _signed_in(open_page, actor, 375)
+        for lang in LANGS:
+            _switch_language(page, lang)
+            for name, args, query in pages:
+                url = _url(name, args, query, world)
+                _look(page, shoot, url, f"phone-{_slug(name, query)}-{lang}-375", problems)
+                if name == "console:segments":  # where an operator may type it: the segments
+                    assert page.url.endswith("/console/members/segments/"), page.url
+                if name == "counter:purchase":
+                    # An empty basket: the confirm button is disabled, and looks it.
+                    button = page.locator("[data-confirm-purchase]")
+                    opacity = float(button.evaluate("b => getComputedStyle(b).opacity"))
+                    if not button.is_disabled() or opacity > 0.6:
+                        problems.append(f"{lang}: the empty basket's confirm looks enabled")
+    assert problems == [], "\n".join(problems)
+    assert time.monotonic() - started < 120
+
+
+def test_the_widest_pages_fit_a_desk(world, open_page, shoot):
+    problems: list[str] = []
+    by_name = {name: (args, q) for pages in PAGES.values() for name, args, q in pages}
+    for actor, names in DESK.items():
+        page = _signed_in(open_page, actor, 1280)
+        for lang in LANGS:
+            _switch_language(page, lang)
+            for name in names:
+                args, query = by_name[name]
+                url = _url(name, args, query, world)
+                _look(page, shoot, url, f"desk-{_slug(name, query)}-{lang}-1280", problems)
+    assert problems == [], "\n".join(problems)
