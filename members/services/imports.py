@@ -870,7 +870,6 @@ def _apply_members_set_based(job: ImportJob, v: _Validated, actor: User | None) 
     return applied, created
 
 
-
 def import_error_report(job: ImportJob) -> str:
     return csv_text(
         [[_("Row"), _("Column"), _("Problem")]]
