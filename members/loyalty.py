@@ -448,6 +448,18 @@ def voucher_value(v: VoucherTerms, spend: Decimal) -> Decimal:
     return ZERO
 
 
+def voucher_takes(vouchers: Sequence[VoucherTerms], before: Decimal) -> list[Decimal]:
+    """What each voucher, in order, takes off a bill of ``before``: its value on that amount,
+    never more than what is still to pay (the rule ``basket_price`` prices by)."""
+    left = before
+    out = []
+    for v in vouchers:
+        off = min(voucher_value(v, before), left)
+        left -= off
+        out.append(off)
+    return out
+
+
 def vouchers_stack(vouchers: Sequence[VoucherTerms]) -> bool:
     """One voucher always; several only when every one of them is stackable."""
     return len(vouchers) <= 1 or all(v.stackable for v in vouchers)
@@ -483,17 +495,15 @@ def basket_price(
     are refused as a whole (``stacking_refused``)."""
     discount = (subtotal * tier_percent / 100).quantize(CENT, ROUND_HALF_UP)
     before = subtotal - discount
-    left = before
-    chosen: list[tuple[VoucherTerms, Decimal]] = []
+    usable: list[VoucherTerms] = []
     problems: list[tuple[str, str]] = []
     for v in vouchers:
         problem = voucher_problem(v, now=now, member_id=member_id, spend=before)
         if problem is not None:
             problems.append((v.code, problem))
             continue
-        off = min(voucher_value(v, before), left)
-        left -= off
-        chosen.append((v, off))
+        usable.append(v)
+    chosen = list(zip(usable, voucher_takes(usable, before), strict=True))
     refused = not vouchers_stack([v for v, _off in chosen])
     total = max(ZERO, before - sum((off for _v, off in chosen), ZERO))
     return Price(
@@ -525,8 +535,12 @@ def spend_before_vouchers(paid: Decimal, vouchers: Sequence[VoucherTerms]) -> De
             left -= min(voucher_value(v, before), left)
         return left
 
-    # Rounding of each percent voucher moves the exact answer by a few cents around the guess.
-    for cents in range(-10, 11):
+    # Each percent voucher rounds to the cent, so the exact answer lies within half a cent per
+    # voucher, scaled by 100 / (100 - percent), of the guess: the smallest amount in that window
+    # that pays ``paid`` (a few cents either way; 152 at three vouchers of 99 percent together).
+    rounded = sum(1 for v in vouchers if v.kind == "percent_off")
+    window = -(-rounded * 50 // (100 - percent)) + 2
+    for cents in range(-window, window + 1):
         candidate = guess + CENT * cents
         if candidate >= 0 and pays(candidate) == paid:
             return candidate

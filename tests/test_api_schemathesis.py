@@ -46,6 +46,9 @@ NOT_IN_SCHEMA = [  # (field, how the message starts); "" for any field
     ("member", "Enter an 11-digit mobile number"),  # neither a known code nor a phone
     ("amount", "Must equal the sum of the refunded lines."),
     ("amount", "Must be more than 0."),
+    ("birthday", "Enter a birthday from 1900 on."),  # a date range: not in JSON Schema
+    ("birthday", "A birthday can't be in the future."),
+    ("name", "Enter a name."),  # a name cannot be emptied; blank is allowed at enrolment
     ("lines[", "More than was "),  # bought / paid for this line and not yet refunded
     ("lines[", "This SKU is not in the order."),
 ]

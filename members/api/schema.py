@@ -169,8 +169,9 @@ def schema_rules(result: dict, generator: object, request: object, public: bool)
 
         schemas["OrderInput"]["properties"]["lines"].update(minItems=1, maxItems=MAX_LINES)
     if "RefundInput" in schemas:
+        schemas["RefundInput"]["properties"]["lines"]["minItems"] = 1  # given: not empty
         schemas["RefundInput"]["anyOf"] = [
-            {"required": ["amount"], "properties": {"amount": {"type": "string"}}},
-            {"required": ["lines"], "properties": {"lines": {"minItems": 1}}},
+            {"required": ["amount"], "properties": {"amount": {"type": "string"}}},  # not null
+            {"required": ["lines"]},
         ]
     return result

@@ -99,6 +99,14 @@ class Voucher(models.Model):
     valid_from = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     redeemed_at = models.DateTimeField(null=True, blank=True)
+    redeemed_value = models.DecimalField(
+        _("taken off the bill"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("What the voucher took off its order's bill (CNY); empty without an order."),
+    )
     redeemed_store = models.ForeignKey(
         "accounts.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

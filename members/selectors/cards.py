@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -48,6 +48,22 @@ def tier_hold(
 ) -> loyalty.TierHold:
     """What keeps the member's tier and until when (``loyalty.tier_hold``). One query, for the
     orders in the spend window, and only when the tier depends on spend."""
+    return standing_and_tier_hold(
+        member, tiers=tiers, settings=settings, now=now, with_standing=False
+    )[1]
+
+
+def standing_and_tier_hold(
+    member: Member,
+    *,
+    tiers: list[Tier] | None = None,
+    settings: LoyaltySettings | None = None,
+    now: datetime | None = None,
+    with_standing: bool = True,
+) -> tuple[loyalty.Standing | None, loyalty.TierHold]:
+    """The member's ``standing`` now and ``tier_hold``, for a card that shows both: one query
+    when the tier depends on spend (the orders of the window, each row carrying the purchase
+    count), else the standing's own. ``with_standing=False`` skips the standing (None)."""
     if tiers is None or settings is None:
         ctx = loyalty_context()
         tiers, settings = tiers or ctx.tiers, settings or ctx.settings
@@ -57,16 +73,26 @@ def tier_hold(
     needs_orders = rule.min_annual_spend is not None and not (
         rule.min_purchases is not None and member.purchase_count >= rule.min_purchases
     )
+    current: loyalty.Standing | None = None
     orders: list[tuple[datetime, Decimal]] = []
     if needs_orders:
         since = now - timedelta(days=settings.spend_window_days)
-        orders = [
-            (placed, total - refunded)
-            for placed, total, refunded in Order.objects.filter(
-                member=member, status__in=COUNTED, placed_at__gt=since, placed_at__lte=now
-            ).values_list("placed_at", "total", "refunded_amount")
-        ]
-    return loyalty.tier_hold(
+        counted = Order.objects.filter(member=member, status__in=COUNTED, placed_at__lte=now)
+        count = counted.order_by().values("member").annotate(n=Count("id")).values("n")
+        rows = list(
+            counted.filter(placed_at__gt=since)
+            .annotate(n=Subquery(count))
+            .values_list("placed_at", "total", "refunded_amount", "n")
+        )
+        orders = [(placed, total - refunded) for placed, total, refunded, _n in rows]
+        if with_standing and rows and not settings.one_purchase_per_day:
+            # As ``standing``: the count of every counted order, the spend of the window's.
+            current = loyalty.Standing(
+                purchase_count=rows[0][3], window_spend=sum((a for _p, a in orders), Decimal(0))
+            )
+    if with_standing and current is None:
+        current = standing(member, as_of=now, settings=settings)
+    hold = loyalty.tier_hold(
         rule,
         purchase_count=member.purchase_count,
         window_orders=orders,
@@ -74,6 +100,7 @@ def tier_hold(
         rules=rules_of(settings),
         downgrade_due_at=member.downgrade_due_at,
     )
+    return current, hold
 
 
 def purchase_count(member: Member, settings: LoyaltySettings | None = None) -> int:

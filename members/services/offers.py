@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -257,18 +257,26 @@ def templates_with_counts(*, q: str = "", now: datetime | None = None) -> QueryS
             filter=Q(vouchers__status=Voucher.Status.EXPIRED) | (available & past),
         ),
         available=Count("vouchers", filter=available & ~past),
+        taken=Sum("vouchers__redeemed_value", filter=Q(vouchers__status=Voucher.Status.REDEEMED)),
+        taken_unknown=Count(
+            "vouchers",
+            filter=Q(vouchers__status=Voucher.Status.REDEEMED, vouchers__redeemed_value=None),
+        ),
     ).order_by("-is_active", "-created_at", "-id")
 
 
 def template_cost(template: VoucherTemplate) -> Decimal | None:
-    """What the template's redeemed vouchers took off bills, where that is known: an amount-off
-    voucher takes its amount (at most the bill; a bill under the amount takes less). Neither a
-    voucher nor an order stores what a percent-off voucher took, and gift and buy-N vouchers take
-    nothing off the bill: None, shown as "—"."""
-    redeemed = getattr(template, "redeemed", 0)
+    """What the template's redeemed vouchers took off bills: each voucher records it when an
+    order redeems it (``Voucher.redeemed_value``). A voucher redeemed without an order (at the
+    counter, by hand) took nothing known; an amount-off one is counted at its amount. None ("—")
+    when nothing is known; gift and buy-N vouchers take nothing off the bill (0)."""
+    known = getattr(template, "taken", None)
+    unknown = getattr(template, "taken_unknown", 0)
     if template.kind == VoucherTemplate.Kind.AMOUNT_OFF and template.amount is not None:
-        return template.amount * redeemed
-    return None
+        return (known or Decimal("0")) + template.amount * unknown
+    if template.kind in (VoucherTemplate.Kind.GIFT_ITEM, VoucherTemplate.Kind.BUY_N_GET_M):
+        return Decimal("0")
+    return known if not unknown else None
 
 
 # --- Issuing -----------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ from members.services.orders import (
     points_limit_error,
     product_ids_for,
 )
-from members.services.vouchers import vouchers_check_for_order
+from members.services.vouchers import vouchers_check_for_order, vouchers_taken
 from scrm.bulk import copy_rows, rows_to_instances
 from scrm.exceptions import ApplicationError, error_body
 
@@ -366,9 +366,15 @@ def _ingest_set_based(
             if error is not None:
                 results[i] = _error(error)
                 continue
-            for c in wanted_codes:  # a later order of the batch sees them redeemed
-                vouchers[c].status = Voucher.Status.REDEEMED
+            taken = vouchers_taken(
+                [vouchers[c] for c in wanted_codes],
+                paid=data.total,
+                before_vouchers=data.before_vouchers,
+            )
+            for c, value in zip(wanted_codes, taken, strict=True):
+                vouchers[c].status = Voucher.Status.REDEEMED  # a later order sees it redeemed
                 vouchers[c].redeemed_at = now
+                vouchers[c].redeemed_value = value
         new.append(i)
     if not new:
         return results
@@ -534,6 +540,7 @@ def _ingest_set_based(
             redeemed_at=now,
             redeemed_store_id=store_id,
             redeemed_order_id=order_id,
+            redeemed_value=vouchers[code].redeemed_value,
         )
     TierChange.objects.bulk_create(changes)
     MilestoneReached.objects.bulk_create(reached_rows)

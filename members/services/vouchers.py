@@ -170,6 +170,20 @@ def vouchers_check_for_order(
     return None
 
 
+def vouchers_taken(
+    vouchers: Sequence[Voucher], *, paid: Decimal, before_vouchers: Decimal | None
+) -> list[Decimal]:
+    """What each of an order's vouchers took off its bill (``loyalty.voucher_takes`` on what the
+    order cost before them), recorded at redemption: a template's cost is their sum."""
+    terms = [voucher_terms(v) for v in vouchers]
+    before = (
+        before_vouchers
+        if before_vouchers is not None
+        else loyalty.spend_before_vouchers(paid, terms)
+    )
+    return loyalty.voucher_takes(terms, before)
+
+
 def vouchers_redeem_for_order(
     *,
     codes: Sequence[str],
@@ -203,9 +217,16 @@ def vouchers_redeem_for_order(
     if error is not None:
         raise error
     redeemed = [v for v in vouchers if v is not None]
-    Voucher.objects.filter(pk__in=[v.pk for v in redeemed]).update(
-        status=Voucher.Status.REDEEMED, redeemed_at=now, redeemed_store=store, redeemed_order=order
-    )
+    taken = vouchers_taken(redeemed, paid=paid, before_vouchers=before_vouchers)
+    for v, value in zip(redeemed, taken, strict=True):  # a few per order
+        Voucher.objects.filter(pk=v.pk).update(
+            status=Voucher.Status.REDEEMED,
+            redeemed_at=now,
+            redeemed_store=store,
+            redeemed_order=order,
+            redeemed_value=value,
+        )
+        v.redeemed_value = value
     for v in redeemed:
         v.status, v.redeemed_at, v.redeemed_store, v.redeemed_order = (
             Voucher.Status.REDEEMED,

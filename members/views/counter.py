@@ -39,10 +39,9 @@ from members.selectors import (
     member_card,
     member_for_store,
     next_gift,
-    standing,
     usable_vouchers,
 )
-from members.selectors.cards import tier_hold
+from members.selectors.cards import standing_and_tier_hold
 from members.selectors.quotes import basket_quote
 from members.selectors.scope import in_scope, member_to_serve
 from members.services.members import member_enrol
@@ -241,10 +240,12 @@ def card_context(member: Member) -> dict:
         )
     )
     vouchers = list(usable_vouchers(member))
+    # The standing and what keeps the tier in one query (the window's orders) for a tier by spend.
+    current, hold = standing_and_tier_hold(member, tiers=ctx.tiers, settings=ctx.settings)
     card = member_card(
         member,
         tiers=ctx.tiers,
-        current_standing=standing(member, settings=ctx.settings),
+        current_standing=current,
         gifts=gifts,
         vouchers=vouchers,
     )
@@ -267,7 +268,7 @@ def card_context(member: Member) -> dict:
         "card": card,
         "progress": card_progress_percent(card, ctx.tiers),
         "gift_ahead": next_gift(member, ctx.milestones),
-        "tier_hold": tier_hold(member, tiers=ctx.tiers, settings=ctx.settings),
+        "tier_hold": hold,
         "birthday_month": bool(member.birthday and member.birthday.month == today.month),
         "children": children,
         "pets": pets,

@@ -28,7 +28,7 @@ from members.selectors import (
     next_gift,
     usable_vouchers,
 )
-from members.selectors.cards import tier_hold
+from members.selectors.cards import standing_and_tier_hold
 from members.services.points import points_expiring_soon, points_redeem
 from members.services.privacy import erasure_summary, member_erase, member_export
 from members.services.profiles import marketing_opt_out
@@ -53,7 +53,9 @@ def _portal_member(request: HttpRequest) -> Member:
 def portal_home(request: HttpRequest) -> HttpResponse:
     member = _portal_member(request)
     ctx = loyalty_context()
-    card = member_card(member, tiers=ctx.tiers)
+    # The standing and what keeps the tier in one query (the window's orders) for a tier by spend.
+    current, hold = standing_and_tier_hold(member, tiers=ctx.tiers, settings=ctx.settings)
+    card = member_card(member, tiers=ctx.tiers, current_standing=current)
     expiring, expires_at = points_expiring_soon(member)
     return render(
         request,
@@ -66,7 +68,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
             "qr": _qr_svg(member.code, 5),
             "progress": card_progress_percent(card, ctx.tiers),
             "gift_ahead": next_gift(member, ctx.milestones),
-            "tier_hold": tier_hold(member, tiers=ctx.tiers, settings=ctx.settings),
+            "tier_hold": hold,
             "tab": "home",
         },
     )

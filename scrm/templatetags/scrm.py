@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import get_language
 
 from scrm.masking import mask_name as _mask_name
@@ -175,3 +176,9 @@ def is_past(value: Any) -> bool:
     """Whether a date (or a moment's local date) is before today."""
     d = _as_date(value)
     return d is not None and d < timezone.localdate()
+
+
+@register.filter
+def nowrap(value: Any) -> str:
+    """Text kept on one line inside a sentence that may wrap (a date: 2026-11-12, not 2026-11-/12)."""
+    return format_html('<span class="nowrap">{}</span>', value)

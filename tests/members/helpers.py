@@ -21,6 +21,7 @@ def order_in(
     vouchers=(),
     store=None,
     sku="MASK-10",
+    before_vouchers=None,
 ) -> OrderIn:
     total = Decimal(str(total))
     return OrderIn(
@@ -36,6 +37,7 @@ def order_in(
             )
         ],
         vouchers=list(vouchers),
+        before_vouchers=before_vouchers,
     )
 
 

@@ -83,7 +83,7 @@ def test_clerks_use_the_counter_not_the_api(clerk_sh, two):
     client = Client()
     client.force_login(clerk_sh)
     for path in ("/api/v1/members/", f"/api/v1/members/{two[1].code}/", "/api/v1/tiers/"):
-        r = client.get(path)
+        r = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
         assert r.status_code == 403 and "counter" in r.json()["error"]["message"]
 
 

@@ -633,3 +633,83 @@ def test_a_counter_sale_gets_a_short_readable_receipt_number(clerk_client, membe
             reverse("counter:receipt", args=["SH01", member.code, order.pk])
         ).content.decode()
     )
+
+
+# --- Keeping the tier (members.loyalty.tier_hold) on the portal home and the counter card ------
+
+
+def _gold(member):
+    from tests.members.helpers import days_ago
+
+    buy(member, "1500.00", at=days_ago(300))
+    buy(member, "1000.00", at=days_ago(100))
+    buy(member, "800.00", at=days_ago(10))
+    member.refresh_from_db()
+    assert member.tier.code == "gold"
+    oldest = Order.objects.filter(member=member).order_by("placed_at").first().placed_at
+    return timezone.localtime(oldest + timedelta(days=365)).date()
+
+
+def test_a_gold_members_home_says_until_when_and_what_keeps_it(member_client, member):
+    from django.utils.formats import date_format
+
+    until = _gold(member)
+    en = member_client.get(reverse("portal:home"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    day = date_format(until, "j M Y")
+    assert f'Gold until <span class="nowrap">{day}</span> · CNY 1,200.00 more to keep it' in en
+    assert "our top tier" in en
+    zh = member_client.get(reverse("portal:home"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f'<span class="nowrap">{until.isoformat()}</span>' in zh and "¥1,200.00" in zh
+
+
+def test_the_counter_card_says_it_too_within_10_queries(clerk_client, member):
+    until = _gold(member)
+    url = reverse("counter:member", args=["SH01", member.code])
+    clerk_client.get(url)  # warm the per-process caches
+    with CaptureQueriesContext(connection) as queries:
+        r = clerk_client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert len(queries) <= 10, "\n".join(q["sql"][:300] for q in queries.captured_queries)
+    html = r.content.decode()
+    assert 'data-tier-hold="spend"' in html and "CNY 1,200.00 more to keep it" in html
+    assert r.context["tier_hold"].last_day == until
+
+
+def test_a_tier_by_purchases_is_said_to_be_kept(member_client, member):
+    _vip(member)
+    html = member_client.get(reverse("portal:home"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-tier-hold="purchases"' in html and "VIP is yours to keep" in html
+
+
+def test_the_gold_portal_home_costs_at_most_10_queries(member_client, member):
+    _gold(member)
+    member_client.get(reverse("portal:home"))
+    with CaptureQueriesContext(connection) as queries:
+        assert member_client.get(reverse("portal:home")).status_code == 200
+    assert len(queries) <= 10, [q["sql"][:120] for q in queries.captured_queries]
+
+
+def test_counts_points_and_money_have_thousands_separators_in_both_languages(
+    member_client, member, operator_client
+):
+    from members.services.points import points_adjust
+
+    _gold(member)
+    points_adjust(member=member, points=15_208, reason="迁移", actor=None)
+    Member.objects.filter(pk=member.pk).update(
+        price_sensitivity=Decimal("0.125"), next_purchase_due=date.today() - timedelta(days=3)
+    )
+    for lang in ("zh-hans", "en"):
+        home = member_client.get(reverse("portal:home"), HTTP_ACCEPT_LANGUAGE=lang)
+        assert "data-points>18,508<" in home.content.decode()
+        detail = operator_client.get(
+            reverse("members:detail", args=[member.code]), HTTP_ACCEPT_LANGUAGE=lang
+        ).content.decode()
+        assert "18,508" in detail and "¥3,300.00" in detail and "13%" in detail
+        assert "0.125" not in detail
+    en = operator_client.get(
+        reverse("members:detail", args=[member.code]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    from django.utils.formats import date_format
+
+    due = date_format(date.today() - timedelta(days=3), "j M Y")
+    assert f'overdue since <span class="nowrap">{due}</span>' in en

@@ -457,7 +457,8 @@ def test_a_confirmed_job_no_worker_takes_is_failed_after_hours_not_minutes(opera
     imports.import_confirm(job_id=job.pk, skip_bad_rows=False)
     assert imports.imports_fail_abandoned() == 0  # waiting in the queue behind other work
     ImportJob.objects.filter(pk=job.pk).update(
-        claimed_at=timezone.now() - timedelta(seconds=imports.WAITING_AT_MOST_SECONDS + 60)
+        claimed_at=timezone.now() - timedelta(seconds=imports.WAITING_AT_MOST_SECONDS + 60),
+        language="en",  # the message is written in the uploader's language
     )
     assert imports.imports_fail_abandoned() == 1
     job.refresh_from_db()

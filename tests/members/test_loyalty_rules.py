@@ -3,13 +3,16 @@ in 365 days, points at the multiplier of the tier held before the order."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
+from members import loyalty
 from members.models import GiftGrant, Member, PointsEntry, TierChange
 from members.services import gift_fulfil
 from tests.factories import MemberFactory
@@ -202,3 +205,144 @@ def test_portal_home_says_what_is_missing_for_the_next_tier(m, client):
     assert "data-points>100<" in html
     client.cookies["django_language"] = "zh-hans"
     assert "再消费 2 次即可升级 VIP" in client.get("/portal/").content.decode()
+
+
+# --- Keeping a tier: members.loyalty.tier_hold, exactly --------------------------------------
+
+HOLD_AT = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+GOLD = loyalty.TierRule(id=3, code="gold", rank=2, min_annual_spend=Decimal("3000.00"))
+VIP = loyalty.TierRule(id=2, code="vip", rank=1, min_purchases=3)
+RULES = loyalty.Rules()  # 365-day window, Asia/Shanghai
+
+
+def _ago(days: int, hours: int = 0) -> datetime:
+    return HOLD_AT - timedelta(days=days, hours=hours)
+
+
+def test_gold_holds_until_the_oldest_order_it_needs_leaves_the_window():
+    # Newest first: 800 + 1,000 = 1,800 < 3,000; the 1,500 of 300 days ago makes 3,300.
+    orders = [
+        (_ago(300), Decimal("1500.00")),
+        (_ago(100), Decimal("1000")),
+        (_ago(10), Decimal("800")),
+    ]
+    hold = loyalty.tier_hold(GOLD, purchase_count=3, window_orders=orders, at=HOLD_AT, rules=RULES)
+    assert hold.basis == loyalty.HOLD_SPEND
+    assert hold.until == _ago(300) + timedelta(days=365)  # 2027-02-05 10:00
+    assert hold.last_day == date(2027, 2, 5)
+    assert hold.spend_to_keep == Decimal("1200.00")  # 3,000 less the 1,800 that stays
+    assert hold.purchases_to_keep is None
+
+
+def test_orders_older_than_the_one_needed_do_not_move_the_date():
+    orders = [
+        (_ago(360), Decimal("5000")),  # not needed: the later ones reach 3,000 already
+        (_ago(200), Decimal("2000")),
+        (_ago(20), Decimal("1000")),
+    ]
+    hold = loyalty.tier_hold(GOLD, purchase_count=9, window_orders=orders, at=HOLD_AT, rules=RULES)
+    assert hold.until == _ago(200) + timedelta(days=365)
+    assert hold.spend_to_keep == Decimal("2000")
+
+
+def test_exactly_the_threshold_counts_and_orders_of_one_moment_leave_together():
+    same = _ago(50)
+    orders = [(same, Decimal("1000")), (same, Decimal("1000")), (_ago(5), Decimal("1000"))]
+    hold = loyalty.tier_hold(GOLD, purchase_count=3, window_orders=orders, at=HOLD_AT, rules=RULES)
+    assert hold.until == same + timedelta(days=365)
+    # Both orders of that moment leave at once: only the latest 1,000 stays.
+    assert hold.spend_to_keep == Decimal("2000")
+
+
+def test_orders_outside_the_window_are_ignored_and_the_last_day_is_local():
+    # Placed at 00:00 Shanghai 364 days ago: it leaves at midnight, so the last whole day is the
+    # day before; an order of 366 days ago is out of the window already; a future one too.
+    midnight = datetime(2025, 12, 3, 0, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    orders = [
+        (_ago(366), Decimal("9000")),
+        (midnight, Decimal("3000")),
+        (HOLD_AT + timedelta(days=1), Decimal("9000")),
+    ]
+    hold = loyalty.tier_hold(GOLD, purchase_count=2, window_orders=orders, at=HOLD_AT, rules=RULES)
+    assert hold.until == midnight + timedelta(days=365)
+    assert hold.last_day == date(2026, 12, 2)
+    assert hold.spend_to_keep == Decimal("3000")
+
+
+def test_a_window_already_below_the_threshold_says_what_keeps_the_tier():
+    due = HOLD_AT + timedelta(days=30)
+    orders = [(_ago(40), Decimal("2500.50"))]
+    hold = loyalty.tier_hold(
+        GOLD,
+        purchase_count=1,
+        window_orders=orders,
+        at=HOLD_AT,
+        rules=RULES,
+        downgrade_due_at=due,
+    )
+    assert hold == loyalty.TierHold(
+        loyalty.HOLD_BELOW, until=due, last_day=date(2027, 1, 1), spend_to_keep=Decimal("499.50")
+    )
+    no_notice = loyalty.tier_hold(GOLD, purchase_count=1, window_orders=[], at=HOLD_AT, rules=RULES)
+    assert no_notice == loyalty.TierHold(loyalty.HOLD_BELOW, spend_to_keep=Decimal("3000.00"))
+
+
+def test_a_purchase_count_tier_is_kept_and_the_entry_tier_has_nothing_to_keep():
+    kept = loyalty.tier_hold(VIP, purchase_count=3, window_orders=[], at=HOLD_AT, rules=RULES)
+    assert kept == loyalty.TierHold(loyalty.HOLD_PURCHASES)
+    both = loyalty.TierRule(
+        id=4, code="both", rank=3, min_purchases=10, min_annual_spend=Decimal("3000")
+    )
+    # The count condition is met: kept, whatever the window spend.
+    assert (
+        loyalty.tier_hold(both, purchase_count=10, window_orders=[], at=HOLD_AT, rules=RULES).basis
+        == loyalty.HOLD_PURCHASES
+    )
+    # Refunds took the count below: both conditions say what is missing.
+    below = loyalty.tier_hold(VIP, purchase_count=2, window_orders=[], at=HOLD_AT, rules=RULES)
+    assert below == loyalty.TierHold(loyalty.HOLD_BELOW, purchases_to_keep=1)
+    entry = loyalty.TierRule(id=1, code="member", rank=0)
+    assert loyalty.tier_hold(
+        entry, purchase_count=0, window_orders=[], at=HOLD_AT, rules=RULES
+    ) == loyalty.TierHold(loyalty.HOLD_ENTRY)
+
+
+def test_a_shorter_window_moves_the_date():
+    rules = loyalty.Rules(spend_window_days=180)
+    orders = [(_ago(100), Decimal("3000"))]
+    hold = loyalty.tier_hold(GOLD, purchase_count=1, window_orders=orders, at=HOLD_AT, rules=rules)
+    assert hold.until == _ago(100) + timedelta(days=180)
+
+
+def test_the_selector_feeds_the_rule_the_window_orders_less_refunds(m):
+    from members.selectors.cards import tier_hold
+
+    buy(m, "1500.00", at=days_ago(300))
+    second = buy(m, "1200.00", at=days_ago(100))
+    buy(m, "800.00", at=days_ago(10))
+    assert m.tier.code == "gold"
+    refund(m, second["id"], "200.00")  # 1,000 of it counts now
+    m.refresh_from_db()
+    hold = tier_hold(m)
+    assert hold.basis == "spend"
+    placed = m.orders.order_by("placed_at").first().placed_at
+    assert hold.until == placed + timedelta(days=365)
+    assert hold.spend_to_keep == Decimal("1200.00")
+    # The card's one query gives the same standing as ``standing`` does.
+    from members.selectors.cards import standing, standing_and_tier_hold
+
+    current, same = standing_and_tier_hold(m)
+    assert current == standing(m) == loyalty.Standing(3, Decimal("3300.00")) and same == hold
+
+
+def test_the_selector_reads_no_orders_for_a_tier_kept_by_purchases(m, django_assert_num_queries):
+    from members.selectors import loyalty_context
+    from members.selectors.cards import tier_hold
+
+    for _ in range(3):
+        buy(m, 100)
+    assert m.tier.code == "vip"
+    ctx = loyalty_context()
+    with django_assert_num_queries(0):
+        hold = tier_hold(m, tiers=ctx.tiers, settings=ctx.settings)
+    assert hold.basis == "purchases"

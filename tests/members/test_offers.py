@@ -176,6 +176,28 @@ def test_the_list_shows_issued_redeemed_expired_available_and_cost_in_bounded_qu
     assert re.search(r"data-redeemed>1<", row) and re.search(r"data-cost>.*—", row, re.S)
 
 
+def test_a_percent_off_voucher_redeemed_by_an_order_records_what_it_took(operator_client, store_sh):
+    """Each voucher records what it took off its order's bill (one-by-one and batch ingest
+    alike), so a percent-off template's cost is known."""
+    from members.services.idempotency import request_hash
+    from members.services.order_batch import order_ingest_many
+    from tests.members.helpers import buy, order_in
+
+    percent = template(code="pct15", kind="percent_off", amount=None, percent=15)
+    a, b = MemberFactory(store=store_sh), MemberFactory(store=store_sh)
+    va, vb = voucher_issue(template=percent, member=a), voucher_issue(template=percent, member=b)
+    buy(a, Decimal("170.00"), vouchers=[va.code], before_vouchers=Decimal("200.00"))
+    data = order_in(b, Decimal("85.00"), vouchers=[vb.code], before_vouchers=Decimal("100.00"))
+    [(status, _body)] = order_ingest_many(items=[(data, request_hash(data.external_id))])
+    assert status == 201
+    va.refresh_from_db()
+    vb.refresh_from_db()
+    assert (va.redeemed_value, vb.redeemed_value) == (Decimal("30.00"), Decimal("15.00"))
+    html = operator_client.get(f"{BASE}/vouchers/?q=pct15").content.decode()
+    row = re.search(r'data-template="pct15">(.*?)</tr>', html, re.S)[1]
+    assert "¥45.00" in row
+
+
 def test_the_list_searches_and_pages_and_says_when_nothing_matches(operator_client):
     for n in range(30):
         template(code=f"bulk-{n:02d}", name_en=f"Bulk {n}")
