@@ -64,7 +64,7 @@ def _orders(member, since, limit):
         yield Entry(
             o.placed_at,
             "purchase",
-            _("Purchase ¥%(total)s") % {"total": o.total},
+            _("Purchase ¥%(total)s") % {"total": f"{o.total:,.2f}"},
             " · ".join(
                 x
                 for x in [
@@ -79,7 +79,10 @@ def _orders(member, since, limit):
         "-created_at"
     )[:limit]:
         yield Entry(
-            r.created_at, "purchase", _("Refund ¥%(amount)s") % {"amount": r.amount}, r.external_id
+            r.created_at,
+            "purchase",
+            _("Refund ¥%(amount)s") % {"amount": f"{r.amount:,.2f}"},
+            r.external_id,
         )
 
 
@@ -91,7 +94,7 @@ def _points(member, since, limit):
         yield Entry(
             e.created_at,
             "points",
-            f"{e.get_kind_display()} {sign}{e.points}",
+            f"{e.get_kind_display()} {sign}{e.points:,}",
             e.reason_text,
             e.actor.display_name if e.actor else "",
         )

@@ -231,7 +231,6 @@ def member_portal_user(phone: str) -> User | None:
         return user
 
 
-@transaction.atomic
 def member_details_problems(data: dict) -> dict[str, list[str]]:
     """What is wrong with a member's name and birthday, by field (empty when nothing is): a name
     cannot be emptied, a birthday is not in the future nor before 1900."""
@@ -246,6 +245,7 @@ def member_details_problems(data: dict) -> dict[str, list[str]]:
     return problems
 
 
+@transaction.atomic
 def member_update(
     *,
     member: Member,

@@ -23,6 +23,7 @@ from tests.factories import MemberFactory, StoreFactory, make_staff
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 LANGS = ["zh-hans", "en"]
+HTML_LANG = {"zh-hans": "zh-Hans", "en": "en"}
 SHELLS = ("console/", "counter/", "portal/")
 
 # GET routes of the three shells that are not pages to look at, and why. Every other route must be
@@ -367,10 +368,12 @@ def _url(name: str, args: tuple[str, ...], query: str, world: dict) -> str:
     return reverse(name, args=[world[a] for a in args]) + query
 
 
-def _look(page, shoot, url: str, shot: str, problems: list[str]) -> None:
+def _look(page, shoot, url: str, shot: str, lang: str, problems: list[str]) -> None:
     response = page.goto(url)
     if response is None or response.status != 200:
         problems.append(f"{shot}: {url} answered {response and response.status}")
+    if page.evaluate("() => document.documentElement.lang") != HTML_LANG[lang]:
+        problems.append(f"{shot}: {url} is not in {lang}")
     _check(page, shoot, shot, problems)
 
 
@@ -396,7 +399,7 @@ def test_every_page_fits_a_phone_in_both_languages(world, open_page, shoot):
             _switch_language(page, lang)
             for name, args, query in pages:
                 url = _url(name, args, query, world)
-                _look(page, shoot, url, f"phone-{_slug(name, query)}-{lang}-375", problems)
+                _look(page, shoot, url, f"phone-{_slug(name, query)}-{lang}-375", lang, problems)
                 if name == "console:segments":  # where an operator may type it: the segments
                     assert page.url.endswith("/console/members/segments/"), page.url
                 if name == "counter:purchase":
@@ -426,5 +429,5 @@ def test_the_widest_pages_fit_a_desk(world, open_page, shoot):
             for name in names:
                 args, query = by_name[name]
                 url = _url(name, args, query, world)
-                _look(page, shoot, url, f"desk-{_slug(name, query)}-{lang}-1280", problems)
+                _look(page, shoot, url, f"desk-{_slug(name, query)}-{lang}-1280", lang, problems)
     assert problems == [], "\n".join(problems)

@@ -645,3 +645,15 @@ def test_operator_defines_attributes_and_tags_in_the_console(operator_client, st
         == 3
     )
     assert other.tags.count() == 0
+
+
+def test_the_timeline_writes_money_and_points_with_thousands_separators(member):
+    from decimal import Decimal
+
+    from members.selectors.timeline import member_timeline
+    from members.services import points_adjust
+
+    buy(member, Decimal("15208.00"))
+    points_adjust(member=member, points=12000, reason="opening", actor=None)
+    titles = [e.title for e in member_timeline(member)]
+    assert any("15,208.00" in t for t in titles) and any("+12,000" in t for t in titles)
