@@ -112,6 +112,15 @@ class MembersConfig(AppConfig):
                 "counter.card_opened": pgettext_lazy(
                     "audit action", "Member card opened at the counter"
                 ),
+                "counter.cross_store_lookup": pgettext_lazy(
+                    "audit action", "Member of another store found at the counter"
+                ),
+                "counter.cross_store_card": pgettext_lazy(
+                    "audit action", "Card of another store's member opened"
+                ),
+                "counter.cross_store_served": pgettext_lazy(
+                    "audit action", "Member of another store served"
+                ),
                 "voucher.redeemed": pgettext_lazy(
                     "audit action", "Voucher redeemed at the counter"
                 ),

@@ -50,7 +50,8 @@ class DetailsForm(forms.Form):
         from members.services.members import member_details_problems
 
         data = super().clean()
-        for field, messages in member_details_problems(data).items():
+        current = str(self.initial.get("name") or "")
+        for field, messages in member_details_problems(data, current_name=current).items():
             for message in messages:
                 self.add_error(field, message)
         return data

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,6 +20,7 @@ from members.models import ConsentRecord, Member
 from members.selectors import member_card
 from members.selectors.scope import card_for, in_scope, member_to_serve, members_browsable
 from members.services import member_enrol, member_update
+from members.services.members import member_details_problems
 from members.services.profiles import consent_set
 from scrm.exceptions import ApplicationError
 
@@ -175,6 +177,13 @@ class MemberDetailApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         consent, frequency = fields.pop("consent", None), fields.pop("frequency", None)
+        problems = member_details_problems(fields, current_name=member.name)
+        if problems:  # before anything is written: a refused PATCH changes nothing
+            raise ApplicationError(_("Some fields are not valid."), fields=problems)
+        with transaction.atomic():
+            return self._patch(request, member, fields, consent, frequency)
+
+    def _patch(self, request: Request, member: Member, fields, consent, frequency) -> Response:
         if consent or frequency:
             member = consent_set(
                 member=member,

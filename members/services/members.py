@@ -231,11 +231,12 @@ def member_portal_user(phone: str) -> User | None:
         return user
 
 
-def member_details_problems(data: dict) -> dict[str, list[str]]:
+def member_details_problems(data: dict, *, current_name: str = "") -> dict[str, list[str]]:
     """What is wrong with a member's name and birthday, by field (empty when nothing is): a name
-    cannot be emptied, a birthday is not in the future nor before 1900."""
+    that was there cannot be emptied (a member enrolled without one stays editable), a birthday
+    is not in the future nor before 1900."""
     problems: dict[str, list[str]] = {}
-    if "name" in data and not str(data["name"] or "").strip():
+    if "name" in data and current_name.strip() and not str(data["name"] or "").strip():
         problems["name"] = [_("Enter a name.")]
     birthday = data.get("birthday")
     if birthday is not None and birthday > timezone.localdate():
@@ -255,7 +256,7 @@ def member_update(
     via: str | None = None,
 ) -> Member:
     """Update profile fields a member, an operator or an integration may change; audited."""
-    problems = member_details_problems(data)
+    problems = member_details_problems(data, current_name=member.name)
     if problems:
         raise ApplicationError(_("Some fields are not valid."), fields=problems)
     member = Member.objects.select_for_update().get(pk=member.pk)

@@ -138,6 +138,7 @@ def rules_dry_run(
     tiers: list[dict[str, Any]],
     spend_window_days: int,
     one_purchase_per_day: bool = False,
+    grace_days: int | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """What publishing ``tiers`` (dicts with code, rank, min_purchases, min_annual_spend) would
@@ -205,7 +206,9 @@ def rules_dry_run(
         "down": down,
         "grace": grace,
         "same": same,
-        "grace_days": LoyaltySettings.current().grace_days,
+        "grace_days": grace_days
+        if grace_days is not None
+        else LoyaltySettings.current().grace_days,
         "after": {names[code]: n for code, n in after.items()},
         "members": up + down + grace + same,
     }
@@ -293,7 +296,7 @@ def tiers_reevaluate_all() -> int:
 
     ctx = loyalty_context()
     changed = 0
-    for pk in Member.objects.values_list("pk", flat=True).iterator():
+    for pk in Member.objects.filter(erased_at__isnull=True).values_list("pk", flat=True).iterator():
         with transaction.atomic():
             member = member_lock(pk)
             if tier_evaluate(

@@ -269,7 +269,19 @@ def voucher_redeem(
         voucher.redeemed_at = now
         voucher.redeemed_store = store
         voucher.redeemed_order = order
-        voucher.save(update_fields=["status", "redeemed_at", "redeemed_store", "redeemed_order"])
+        if order is not None:  # what it took off that order's bill
+            [voucher.redeemed_value] = vouchers_taken(
+                [voucher], paid=order.total, before_vouchers=None
+            )
+        voucher.save(
+            update_fields=[
+                "status",
+                "redeemed_at",
+                "redeemed_store",
+                "redeemed_order",
+                "redeemed_value",
+            ]
+        )
         if audit:  # a redemption on its own (at the counter), not inside an order
             from accounts.services import audit_record
 

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from accounts.access import actor_for_user, staff_required
 from accounts.models import Store
-from accounts.phones import InvalidPhone, normalize_phone
+from accounts.phones import InvalidPhone, mask_name, normalize_phone
 from accounts.selectors import stores_for_user
 from accounts.services import audit_record
 from members.forms import EnrolForm
@@ -100,7 +100,11 @@ def _straight_to_card(context: dict) -> bool:
     return (
         context.get("kind") in ("phone", "code")
         and len(context.get("results") or []) == 1
-        and (context["kind"] == "phone" or context["results"][0].code == context["q"].upper())
+        and (
+            context["kind"] == "phone"
+            or context["results"][0].code
+            == unicodedata.normalize("NFKC", context["q"]).strip().upper()
+        )
     )
 
 
@@ -128,6 +132,13 @@ def _counter_results(request: HttpRequest, store: Store, q: str) -> dict:
     if elsewhere is not None:
         _audit_cross_store(request, store, elsewhere, "counter.cross_store_lookup")
     return {"results": results, "q": q, "kind": kind, "reveal_phone": kind == "phone"}
+
+
+def _served(request: HttpRequest, store: Store, member: Member) -> None:
+    """A sale, a voucher or a gift done for a member of another store: audited once, when done
+    (not on every re-pricing of the basket)."""
+    if getattr(request, "cross_store", False):
+        _audit_cross_store(request, store, member, "counter.cross_store_served")
 
 
 def _audit_cross_store(request: HttpRequest, store: Store, member: Member, action: str) -> None:
@@ -209,16 +220,13 @@ def at_counter(
             if member is None:
                 return _not_found(request, store)
             request.cross_store = not in_scope(request.actor, member)  # type: ignore[attr-defined]
-            if request.cross_store:  # type: ignore[attr-defined]
-                if own_store_only:
-                    messages.error(
-                        request,
-                        _("%(code)s is a member of another store: change the profile there.")
-                        % {"code": member.code},
-                    )
-                    return _card_redirect(store, member)
-                if request.method == "POST":
-                    _audit_cross_store(request, store, member, "counter.cross_store_served")
+            if request.cross_store and own_store_only:  # type: ignore[attr-defined]
+                messages.error(
+                    request,
+                    _("%(code)s is a member of another store: change the profile there.")
+                    % {"code": member.code},
+                )
+                return _card_redirect(store, member)
             return view(request, store, member, **kwargs)
 
         return wrapped
@@ -300,8 +308,13 @@ def counter_card(request: HttpRequest, store: Store, member: Member) -> HttpResp
         "reveal_phone": reveal,
         "active": "counter",
         "cross_store": request.cross_store,  # type: ignore[attr-defined]
+        "member_name": member.name,
     }
     if request.cross_store:  # type: ignore[attr-defined]
+        # Another store's member: the name masked as outside one's stores everywhere
+        # (members.selectors.scope), and that store's staff notes stay theirs.
+        context["member_name"] = mask_name(member.name)
+        context["latest_note"] = None
         _audit_cross_store(request, store, member, "counter.cross_store_card")
     return render(request, "counter/card.html", context)
 
@@ -410,6 +423,7 @@ def counter_purchase(request: HttpRequest, store: Store, member: Member) -> Http
             except ApplicationError as exc:
                 quote.errors.setdefault("", []).append(exc.message)
             else:
+                _served(request, store, member)
                 url = reverse("counter:receipt", args=[store.code, member.code, result["id"]])
                 if request.htmx:
                     response = HttpResponse(status=204)
@@ -508,6 +522,7 @@ def counter_gift_fulfil(
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
+            _served(request, store, member)
             messages.success(request, _("Gift handed over: %(gift)s.") % {"gift": gift.name})
     return _card_redirect(store, member)
 
@@ -528,6 +543,7 @@ def counter_voucher_redeem(request: HttpRequest, store: Store, member: Member) -
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
+            _served(request, store, member)
             messages.success(request, _("Voucher %(code)s redeemed.") % {"code": voucher.code})
     return _card_redirect(store, member)
 

@@ -152,7 +152,7 @@ def profile_section_post(
     when the form has errors. A child or pet of another member is not found (404)."""
     post = request.POST
     if section == "details":
-        form = bound["details"] = DetailsForm(post)
+        form = bound["details"] = DetailsForm(post, initial={"name": member.name})
         if form.is_valid():
             member_update(member=member, data=form.cleaned_data, actor=actor, request=request)
             return _("Details saved.")

@@ -127,7 +127,9 @@ def test_a_member_of_another_store_is_served_here_and_stays_theirs(
     """The chain rule: a BJ01 member, found at the SH01 counter by the exact phone or code, is
     served at SH01 (purchase, voucher, gift booked there); their store and advisor stay; the
     profile and notes stay BJ01's to change; the BJ01 counter stays closed to the SH01 clerk."""
-    other = MemberFactory(store=store_bj, phone="+8613700137000", owner=operator)
+    from scrm.masking import mask_name
+
+    other = MemberFactory(store=store_bj, phone="+8613700137000", owner=operator, name="王小明")
     gift = GiftGrant.objects.create(member=other, name_zh="礼盒", name_en="Gift box")
     template = VoucherTemplate.objects.get(code="cny10")
     voucher = voucher_issue(template=template, member=other)
@@ -143,6 +145,12 @@ def test_a_member_of_another_store_is_served_here_and_stays_theirs(
     html = card.content.decode()
     assert card.status_code == 200 and "data-cross-store" in html
     assert other.phone[3:] not in html  # masked as on any card
+    assert other.name not in html and mask_name(other.name) in html  # outside one's stores
+    # Re-pricing the basket is no service: one audit row for the sale, not one per change.
+    purchase = reverse("counter:purchase", args=["SH01", other.code])
+    for _ in range(3):
+        clerk_client.post(purchase, {"sku": "MASK-10", "qty": "1"}, HTTP_HX_REQUEST="true")
+    assert not AuditEntry.objects.filter(action="counter.cross_store_served").exists()
     assert reverse("counter:note", args=["SH01", other.code]) not in html
     r = clerk_client.post(
         reverse("counter:purchase", args=["SH01", other.code]),
@@ -713,3 +721,12 @@ def test_counts_points_and_money_have_thousands_separators_in_both_languages(
 
     due = date_format(date.today() - timedelta(days=3), "j M Y")
     assert f'overdue since <span class="nowrap">{due}</span>' in en
+
+
+def test_a_full_width_member_code_opens_the_card(clerk_client, store_bj):
+    other = MemberFactory(store=store_bj, code="MBJ0042")
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in "mbj0042")
+    r = clerk_client.get(reverse("counter:store", args=["SH01"]), {"q": wide})
+    assert r.status_code == 302 and r["Location"] == reverse(
+        "counter:member", args=["SH01", other.code]
+    )

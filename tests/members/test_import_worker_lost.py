@@ -166,11 +166,14 @@ def orders_csv(n: int = ORDERS) -> str:
 
 
 def ready_job(operator, n: int = ORDERS) -> ImportJob:
-    job = imports.import_create(
-        kind=ImportJob.Kind.ORDERS,
-        upload=SimpleUploadedFile("orders.csv", orders_csv(n).encode()),
-        actor=operator,
-    )
+    from django.utils import translation
+
+    with translation.override("en"):  # the job's messages are in its uploader's language
+        job = imports.import_create(
+            kind=ImportJob.Kind.ORDERS,
+            upload=SimpleUploadedFile("orders.csv", orders_csv(n).encode()),
+            actor=operator,
+        )
     job = imports.import_validate(job_id=job.pk)
     assert job.status == ImportJob.Status.READY, job.errors[:3]
     return job
@@ -502,7 +505,7 @@ def test_on_sqlite_the_reaper_fails_a_claim_whose_process_is_gone_and_leaves_a_l
     host = socket.gethostname()
     live, gone = ready_job(operator, n=3), ready_job(operator, n=3)
     for job, pid in ((live, os.getpid()), (gone, dead.pid)):
-        imports.import_confirm(job_id=job.pk, skip_bad_rows=False)
+        imports.import_confirm(job_id=job.pk, skip_bad_rows=False, language="en")
         ImportJob.objects.filter(pk=job.pk).update(
             claimed_by=f"{host}:{pid}:t", claimed_at=timezone.now()
         )

@@ -220,3 +220,37 @@ def test_an_empty_name_or_a_birthday_in_the_future_is_refused_everywhere(
     assert r.status_code == 400 and field in r.json()["error"]["fields"]
     after = Member.objects.get(pk=member.pk)
     assert (after.name, after.birthday) == (before.name, before.birthday)
+
+
+@pytest.mark.django_db
+def test_a_refused_api_patch_changes_nothing_not_even_consent(member):
+    from django.test import Client
+
+    from accounts.services import apikey_create
+    from members.models import ConsentRecord, Member
+
+    Member.objects.filter(pk=member.pk).update(consent_sms=True, name="林晓雨")
+    _key, plain = apikey_create(name="k", actor=None)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {plain}")
+    r = api.patch(
+        f"/api/v1/members/{member.code}/",
+        {"name": "", "consent": {"sms": False}},
+        content_type="application/json",
+    )
+    assert r.status_code == 400 and "name" in r.json()["error"]["fields"]
+    assert Member.objects.get(pk=member.pk).consent_sms is True
+    assert not ConsentRecord.objects.filter(member=member, channel="sms").exists()
+
+
+@pytest.mark.django_db
+def test_a_member_enrolled_without_a_name_stays_editable(operator_client, store_sh):
+    from tests.factories import MemberFactory
+
+    nameless = MemberFactory(store=store_sh, name="")
+    r = operator_client.post(
+        f"/console/members/{nameless.code}/",
+        {"section": "details", "name": "", "email": "x@example.com", "birthday": ""},
+    )
+    assert r.status_code == 302
+    nameless.refresh_from_db()
+    assert nameless.email == "x@example.com"

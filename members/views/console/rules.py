@@ -51,6 +51,7 @@ def rules_edit(request: HttpRequest) -> HttpResponse:
                 tiers=tiers,
                 spend_window_days=settings_form.cleaned_data["spend_window_days"],
                 one_purchase_per_day=settings_form.cleaned_data["one_purchase_per_day"],
+                grace_days=settings_form.cleaned_data.get("grace_days"),
             )
             if request.POST.get("action") == "publish":
                 milestones = [{"code": m["code"], **f.cleaned_data} for m, f in milestone_forms]
