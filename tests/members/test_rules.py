@@ -325,3 +325,21 @@ def test_the_dry_run_agrees_with_the_engine_under_new_rules(ladder_world):
         names = {t.code: t.name for t in Tier.objects.all()}
     assert "Black Gold" in names.values()
     assert sorted(dry["after"].values()) == sorted(after.get(c, 0) for c in names)
+
+
+def test_unchanged_rules_on_settled_data_predict_no_move_at_all(members):
+    """The demo's complaint: a label change on unchanged rules predicted '0 up, 181 down'."""
+    from members.services.rules import rules_dry_run
+    from members.services.tiers import tiers_evaluate_daily
+
+    tiers_evaluate_daily()
+    settings = LoyaltySettings.current()
+    tiers = _unchanged()
+    tiers[1]["name_en"] = "VIP member"  # a label change only
+    dry = rules_dry_run(
+        tiers=tiers,
+        spend_window_days=settings.spend_window_days,
+        one_purchase_per_day=settings.one_purchase_per_day,
+    )
+    assert (dry["up"], dry["down"], dry["grace"]) == (0, 0, 0)
+    assert dry["same"] == dry["members"] == 3
