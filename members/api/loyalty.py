@@ -212,8 +212,10 @@ class RedemptionCreateApi(APIView):
         d = serializer.validated_data
         reward = None
         if d["reward"]:
+            # Any reward of the catalogue: one not offered now (off, out of its dates or of
+            # stock) is refused by the redemption with 409 reward_unavailable, nothing taken.
             reward = (
-                Reward.offered().filter(code=d["reward"]).select_related("voucher_template").first()
+                Reward.objects.filter(code=d["reward"]).select_related("voucher_template").first()
             )
             if reward is None:
                 raise ApplicationError(

@@ -166,6 +166,18 @@ def test_redemption_needs_an_idempotency_key_and_a_known_reward(api, member):
     assert r.status_code == 409 and r.json()["error"]["code"] == "insufficient_points"
 
 
+def test_a_reward_out_of_stock_is_a_409_and_takes_nothing(api, member):
+    from members.models import Reward
+
+    points_adjust(member=member, points=1500, reason="opening balance", actor=None)
+    Reward.objects.filter(code="voucher_cny10").update(stock=0)
+    url = f"/api/v1/members/{member.code}/points/redemptions/"
+    r = post(api, url, {"points": 1000, "reward": "voucher_cny10"}, HTTP_IDEMPOTENCY_KEY="s-1")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "reward_unavailable"
+    member.refresh_from_db()
+    assert member.points_balance == 1500
+
+
 def test_vouchers_validate_redeem_and_expire(api, member):
     template = VoucherTemplate.objects.get(code="cny50_over_300")
     voucher = voucher_issue(template=template, member=member)
