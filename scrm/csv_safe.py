@@ -56,3 +56,16 @@ def csv_text(rows: Iterable[Iterable[Any]], *, bom: bool = True) -> str:
         out.write(BOM)
     SafeWriter(out).rows(rows)
     return out.getvalue()
+
+
+def csv_decode(raw: bytes) -> str | None:
+    """An uploaded CSV file's text: UTF-8 (with or without Excel's BOM), else GB18030 (Excel on
+    Chinese Windows saves CSV in GBK); None for what is no text (a spreadsheet, an image)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            return None
+    return text if text.strip() and "\x00" not in text else None

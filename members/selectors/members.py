@@ -20,6 +20,11 @@ def members_visible_to(user: User) -> QuerySet[Member]:
     return members_browsable(actor_for_user(user))
 
 
+# A member code as people type or scan it (``member_code_generate``: "M" and 6 characters; older
+# or imported codes up to 12).
+MEMBER_CODE = re.compile(r"[Mm][0-9A-Za-z]{2,11}")
+
+
 def member_search(*, qs: QuerySet[Member], q: str) -> tuple[QuerySet[Member], str]:
     """One box for every look-up. Returns the matches and the kind of look-up it was:
     ``phone`` (an exact number), ``last4``, ``code``, ``name`` or ``all``."""
@@ -39,7 +44,7 @@ def member_search(*, qs: QuerySet[Member], q: str) -> tuple[QuerySet[Member], st
     if m:
         last4, name = (m[1], m[2]) if m[1] else (m[4], m[3])
         return qs.filter(phone_last4=last4, name__icontains=name.strip()), "last4"
-    if re.fullmatch(r"[Mm][0-9A-Za-z]{2,11}", q):
+    if MEMBER_CODE.fullmatch(q):
         # Codes are stored upper-case: an exact hit uses the unique index; else a prefix, and
         # only then names (a Latin name such as "Mia" looks like a code too).
         exact = qs.filter(code=q.upper())

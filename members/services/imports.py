@@ -47,7 +47,7 @@ from members.services.members import member_enrol, member_enrol_many
 from members.services.orders import CODE_RE, LineIn, OrderIn
 from members.services.points import points_adjust, points_expiry
 from scrm.bulk import copy_rows
-from scrm.csv_safe import csv_text
+from scrm.csv_safe import csv_decode, csv_text
 from scrm.exceptions import ApplicationError
 
 ORDER_COLUMNS = [
@@ -102,14 +102,8 @@ def _reader(job: ImportJob) -> tuple[list[str], Iterator[dict[str, str]]]:
     job.file.open("rb")
     raw = job.file.read()
     job.file.close()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("gb18030")  # Excel on Chinese Windows saves CSV in GBK
-        except UnicodeDecodeError:
-            text = ""
-    if not text or "\x00" in text:  # a spreadsheet or another binary file named .csv
+    text = csv_decode(raw)
+    if text is None:  # a spreadsheet or another binary file named .csv
         raise ApplicationError(
             _("This is not a CSV text file. In Excel, save it as “CSV UTF-8” and upload that.")
         )

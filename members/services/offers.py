@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,11 +35,11 @@ from accounts.phones import InvalidPhone, normalize_phone
 from accounts.services import audit_record, audit_record_many
 from members import events
 from members.models import Member, Product, Reward, Segment, Voucher, VoucherTemplate
-from members.selectors.members import members_visible_to
+from members.selectors.members import MEMBER_CODE, members_visible_to
 from members.selectors.segments import segment_members
 from members.services.vouchers import voucher_code_generate
 from scrm.bulk import insert_arrays
-from scrm.csv_safe import csv_text
+from scrm.csv_safe import csv_decode, csv_text
 from scrm.exceptions import ApplicationError
 from scrm.parsing import int_or_none, money_or_none, typed
 
@@ -52,7 +52,6 @@ MAX_POINTS_COST = 10_000_000
 MAX_PASTED = 10_000  # entries of a pasted list of members
 MAX_PRODUCT_ROWS = 50_000
 BATCH_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-CODE_TOKEN = re.compile(r"^M[0-9A-Z]{2,11}$")
 
 TEMPLATE_FIELDS = [
     "code",
@@ -143,6 +142,27 @@ def _model_errors(exc: ValidationError) -> ApplicationError:
     return _fail(fields)
 
 
+def _save_audited[M: models.Model](
+    obj: M,
+    *,
+    names: Iterable[str],
+    before: dict[str, Any] | None,
+    action: str,
+    actor: User | None,
+    request: HttpRequest | None,
+) -> M:
+    """Validate and save a template, reward or product, and audit what changed of ``names``
+    (``before``: their picture before the change, None for a new row)."""
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise _model_errors(exc) from None
+    obj.save()
+    old, new = _changes(before, _readable(obj, names))
+    audit_record(actor=actor, action=action, target=obj, request=request, before=old, after=new)
+    return obj
+
+
 # --- Voucher templates -------------------------------------------------------------------------
 
 
@@ -221,62 +241,14 @@ def template_save(
     for name in VALUE_FIELDS:
         if name not in keep:
             setattr(obj, name, "" if name == "gift_item" else None)
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        raise _model_errors(exc) from None
-    obj.save()
-    old, new = _changes(before, _readable(obj, TEMPLATE_FIELDS))
-    audit_record(
-        actor=actor,
+    return _save_audited(
+        obj,
+        names=TEMPLATE_FIELDS,
+        before=before,
         action="voucher_template.created" if created else "voucher_template.updated",
-        target=obj,
+        actor=actor,
         request=request,
-        before=old,
-        after=new,
     )
-    return obj
-
-
-def templates_with_counts(*, q: str = "", now: datetime | None = None) -> QuerySet[VoucherTemplate]:
-    """Templates with how many of their vouchers were issued, redeemed, have expired (the nightly
-    job's and those past their end it has not reached yet) and are still available, in the one
-    query that lists them. Void vouchers count as issued only."""
-    now = now or timezone.now()
-    qs = VoucherTemplate.objects.all()
-    q = typed(q)
-    if q:
-        qs = qs.filter(Q(code__icontains=q) | Q(name_zh__icontains=q) | Q(name_en__icontains=q))
-    past = Q(vouchers__expires_at__lte=now)
-    available = Q(vouchers__status=Voucher.Status.AVAILABLE)
-    return qs.annotate(
-        issued=Count("vouchers"),
-        redeemed=Count("vouchers", filter=Q(vouchers__status=Voucher.Status.REDEEMED)),
-        expired=Count(
-            "vouchers",
-            filter=Q(vouchers__status=Voucher.Status.EXPIRED) | (available & past),
-        ),
-        available=Count("vouchers", filter=available & ~past),
-        taken=Sum("vouchers__redeemed_value", filter=Q(vouchers__status=Voucher.Status.REDEEMED)),
-        taken_unknown=Count(
-            "vouchers",
-            filter=Q(vouchers__status=Voucher.Status.REDEEMED, vouchers__redeemed_value=None),
-        ),
-    ).order_by("-is_active", "-created_at", "-id")
-
-
-def template_cost(template: VoucherTemplate) -> Decimal | None:
-    """What the template's redeemed vouchers took off bills: each voucher records it when an
-    order redeems it (``Voucher.redeemed_value``). A voucher redeemed without an order (at the
-    counter, by hand) took nothing known; an amount-off one is counted at its amount. None ("—")
-    when nothing is known; gift and buy-N vouchers take nothing off the bill (0)."""
-    known = getattr(template, "taken", None)
-    unknown = getattr(template, "taken_unknown", 0)
-    if template.kind == VoucherTemplate.Kind.AMOUNT_OFF and template.amount is not None:
-        return (known or Decimal("0")) + template.amount * unknown
-    if template.kind in (VoucherTemplate.Kind.GIFT_ITEM, VoucherTemplate.Kind.BUY_N_GET_M):
-        return Decimal("0")
-    return known if not unknown else None
 
 
 # --- Issuing -----------------------------------------------------------------------------------
@@ -345,7 +317,7 @@ def issue_recipients(
         try:
             phones[normalize_phone(token)] = token
         except InvalidPhone:
-            if CODE_TOKEN.fullmatch(token.upper()):
+            if MEMBER_CODE.fullmatch(token):
                 codes[token.upper()] = token
     found = list(
         visible.filter(Q(code__any=list(codes)) | Q(phone__any=list(phones)))
@@ -589,21 +561,14 @@ def reward_save(
             setattr(obj, name, data[name])
     if obj.kind != Reward.Kind.VOUCHER:
         obj.voucher_template = None
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        raise _model_errors(exc) from None
-    obj.save()
-    old, new = _changes(before, _readable(obj, REWARD_FIELDS))
-    audit_record(
-        actor=actor,
+    return _save_audited(
+        obj,
+        names=REWARD_FIELDS,
+        before=before,
         action="reward.created" if created else "reward.updated",
-        target=obj,
+        actor=actor,
         request=request,
-        before=old,
-        after=new,
     )
-    return obj
 
 
 # --- Products ----------------------------------------------------------------------------------
@@ -641,30 +606,14 @@ def product_save(
             setattr(product, name, data[name])
     if product.price is not None:
         product.price = product.price.quantize(CENT)
-    try:
-        product.full_clean()
-    except ValidationError as exc:
-        raise _model_errors(exc) from None
-    product.save()
-    old, new = _changes(before, _readable(product, PRODUCT_FIELDS))
-    audit_record(
-        actor=actor,
+    return _save_audited(
+        product,
+        names=PRODUCT_FIELDS,
+        before=before,
         action="product.updated",
-        target=product,
+        actor=actor,
         request=request,
-        before=old,
-        after=new,
     )
-    return product
-
-
-def product_search(q: str = "") -> QuerySet[Product]:
-    """Products by SKU or name (a part of either)."""
-    qs = Product.objects.all()
-    q = typed(q)
-    if q:
-        qs = qs.filter(Q(sku__icontains=q) | Q(name__icontains=q))
-    return qs.order_by("sku")
 
 
 def product_sample() -> str:
@@ -695,14 +644,8 @@ KIND_WORDS = {
 
 
 def _csv_rows(raw: bytes, report: ProductImport) -> tuple[list[str], list[dict[str, str]]] | None:
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("gb18030")  # Excel on Chinese Windows saves CSV in GBK
-        except UnicodeDecodeError:
-            text = ""
-    if not text.strip() or "\x00" in text:
+    text = csv_decode(raw)
+    if text is None:
         report.error(1, "", _("This is not a CSV text file. In Excel, save it as “CSV UTF-8”."))
         return None
     try:

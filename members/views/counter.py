@@ -10,9 +10,7 @@ every cross-store one too, and every action is in the audit log."""
 from __future__ import annotations
 
 import contextlib
-import re
 import secrets
-import unicodedata
 from collections.abc import Callable
 from functools import wraps
 
@@ -42,6 +40,7 @@ from members.selectors import (
     usable_vouchers,
 )
 from members.selectors.cards import standing_and_tier_hold
+from members.selectors.members import MEMBER_CODE
 from members.selectors.quotes import basket_quote
 from members.selectors.scope import in_scope, member_to_serve
 from members.services.members import member_enrol
@@ -50,10 +49,9 @@ from members.services.profiles import consent_set, note_add
 from members.services.vouchers import voucher_redeem
 from members.views.profile_pages import member_detail_page
 from scrm.exceptions import ApplicationError
+from scrm.parsing import typed
 
 # --- Finding a member ----------------------------------------------------------------------------
-
-MEMBER_CODE = re.compile(r"[Mm][0-9A-Za-z]{2,11}")
 
 
 @staff_required("use_counter")
@@ -81,7 +79,7 @@ def _counter_store(request: HttpRequest, store_code: str) -> Store:
 def counter_store(request: HttpRequest, store_code: str) -> HttpResponse:
     store = _counter_store(request, store_code)
     context = {"store": store, "active": "counter", "results": None, "q": ""}
-    q = request.GET.get("q", "").strip()
+    q = typed(request.GET.get("q", ""))[:64]  # full-width digits from Chinese input methods
     if q:
         context.update(_counter_results(request, store, q))
         if _straight_to_card(context):
@@ -100,11 +98,7 @@ def _straight_to_card(context: dict) -> bool:
     return (
         context.get("kind") in ("phone", "code")
         and len(context.get("results") or []) == 1
-        and (
-            context["kind"] == "phone"
-            or context["results"][0].code
-            == unicodedata.normalize("NFKC", context["q"]).strip().upper()
-        )
+        and (context["kind"] == "phone" or context["results"][0].code == context["q"].upper())
     )
 
 
@@ -115,11 +109,10 @@ def _counter_results(request: HttpRequest, store: Store, q: str) -> dict:
     if not results:
         # The chain rule: an exact number or member code finds the brand's member of any store.
         actor = request.actor
-        typed_q = unicodedata.normalize("NFKC", q).strip()
         if kind == "phone":
-            elsewhere = member_to_serve(actor, phone=typed_q)
-        elif MEMBER_CODE.fullmatch(typed_q):
-            elsewhere = member_to_serve(actor, code=typed_q)
+            elsewhere = member_to_serve(actor, phone=q)
+        elif MEMBER_CODE.fullmatch(q):
+            elsewhere = member_to_serve(actor, code=q)
         if elsewhere is not None:
             results, kind = [elsewhere], "phone" if kind == "phone" else "code"
     audit_record(
@@ -154,7 +147,7 @@ def _audit_cross_store(request: HttpRequest, store: Store, member: Member, actio
 @staff_required("use_counter")
 def counter_search(request: HttpRequest, store_code: str) -> HttpResponse:
     store = _counter_store(request, store_code)
-    q = request.GET.get("q", "").strip()
+    q = typed(request.GET.get("q", ""))[:64]  # full-width digits from Chinese input methods
     context = {"store": store, "results": None, "q": q}
     if q:
         context.update(_counter_results(request, store, q))

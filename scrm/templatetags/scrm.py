@@ -74,12 +74,20 @@ def initial(value: str) -> str:
     return (value or "?").strip()[:1].upper()
 
 
-@register.filter
-def cny(value: Any) -> str:
-    """Money as the counter and the portal show it: ¥1,234.50."""
+def _finite(value: Any) -> Decimal | None:
+    """A template value as a finite Decimal, or None (text, None, NaN, infinity)."""
     try:
         n = Decimal(str(value))
     except (InvalidOperation, TypeError, ValueError):
+        return None
+    return n if n.is_finite() else None
+
+
+@register.filter
+def cny(value: Any) -> str:
+    """Money as the counter and the portal show it: ¥1,234.50."""
+    n = _finite(value)
+    if n is None:
         return "--"
     sign = "-" if n < 0 else ""
     return f"{sign}¥{abs(n).quantize(Decimal('0.01')):,}"
@@ -118,11 +126,8 @@ def num(value: Any) -> Any:
     number (None, "--") comes back as it was, so ``default`` and friends still apply."""
     if value is None or isinstance(value, bool):
         return value
-    try:
-        n = Decimal(str(value))
-    except (InvalidOperation, TypeError, ValueError):
-        return value
-    if not n.is_finite() or n != n.to_integral_value():
+    n = _finite(value)
+    if n is None or n != n.to_integral_value():
         return value
     return Grouped(int(n))
 
@@ -131,25 +136,15 @@ def num(value: Any) -> Any:
 def money(value: Any) -> str:
     """An amount without its symbol, for sentences that say the currency (CNY 2,700.00 / 2,700.00
     元): grouped, two decimals."""
-    try:
-        n = Decimal(str(value))
-    except (InvalidOperation, TypeError, ValueError):
-        return "--"
-    if not n.is_finite():
-        return "--"
-    return f"{n.quantize(Decimal('0.01')):,}"
+    n = _finite(value)
+    return "--" if n is None else f"{n.quantize(Decimal('0.01')):,}"
 
 
 @register.filter
 def percent(value: Any) -> str:
     """A share (0.125) as a percent, rounded to a whole one: 13%. None is "--"."""
-    try:
-        n = Decimal(str(value))
-    except (InvalidOperation, TypeError, ValueError):
-        return "--"
-    if not n.is_finite():
-        return "--"
-    return f"{(n * 100).quantize(Decimal('1'), ROUND_HALF_UP)}%"
+    n = _finite(value)
+    return "--" if n is None else f"{(n * 100).quantize(Decimal('1'), ROUND_HALF_UP)}%"
 
 
 def _as_date(value: Any) -> date | None:

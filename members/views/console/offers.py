@@ -7,7 +7,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -22,6 +21,12 @@ from members.forms import (
     VoucherTemplateForm,
 )
 from members.models import Product, Reward, VoucherTemplate
+from members.selectors.offers import (
+    product_search,
+    reward_search,
+    template_cost,
+    templates_with_counts,
+)
 from members.services.offers import (
     BATCH_KEY,
     PRODUCT_COLUMNS,
@@ -30,13 +35,10 @@ from members.services.offers import (
     issue_recipients,
     product_sample,
     product_save,
-    product_search,
     products_import_csv,
     reward_save,
-    template_cost,
     template_issuable_problem,
     template_save,
-    templates_with_counts,
     vouchers_issue_many,
 )
 from scrm.exceptions import ApplicationError
@@ -180,10 +182,7 @@ def template_issue(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required(*PERMS)
 def reward_list(request: HttpRequest) -> HttpResponse:
     q = typed(request.GET.get("q", ""))[:100]
-    qs = Reward.objects.select_related("voucher_template").order_by("-is_active", "points_cost")
-    if q:
-        qs = qs.filter(Q(code__icontains=q) | Q(name_zh__icontains=q) | Q(name_en__icontains=q))
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(reward_search(q), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "members/offers/reward_list.html",
