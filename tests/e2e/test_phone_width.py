@@ -137,7 +137,12 @@ MEASURE = """() => {
     const lh = parseFloat(cs.lineHeight) || fs * 1.4;
     const r = el.getBoundingClientRect();
     const content = r.width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
-    if (content < fs * 2.5 && r.height > lh * 2.5) squeezed.push(name(el) + ': ' + text.slice(0, 16));
+    // The height of the text itself, not of the cell: a short number in a row made tall by
+    // its neighbour is not squeezed; a word broken into a column of letters is.
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const textHeight = range.getBoundingClientRect().height;
+    if (content < fs * 2.5 && textHeight > lh * 2.5) squeezed.push(name(el) + ': ' + text.slice(0, 16));
   }
   return {inner, scroll, wide, squeezed};
 }"""
@@ -410,3 +415,21 @@ def test_every_page_fits_a_desk_too(world, open_page, shoot):
                 url = _url(name, args, query, world)
                 _look(page, shoot, url, f"desk-{_slug(name, query)}-{lang}-1280", lang, problems)
     assert problems == [], "\n".join(problems)
+
+
+def test_the_measure_tells_a_squeezed_cell_from_a_tall_row(browser):
+    """The check itself: a word broken into letters is squeezed, a number beside tall details is not."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_content(
+        "<table><tr>"
+        "<td id='number' style='white-space:nowrap;font-size:12px'>8981</td>"
+        "<td style='font-size:12px'><div>a: 1</div><div>b: 2</div><div>c: 3</div><div>d: 4</div></td>"
+        "</tr></table><table><tr>"
+        "<td id='word' style='width:1px;font-size:14px;word-break:break-all'>Consumers</td>"
+        "<td>x</td></tr></table>"
+    )
+    squeezed = page.evaluate(MEASURE)["squeezed"]
+    context.close()
+    assert any("Consumers" in s for s in squeezed), squeezed
+    assert not any("8981" in s for s in squeezed), squeezed
