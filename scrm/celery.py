@@ -23,6 +23,15 @@ app.conf.beat_schedule = {
         "task": "members.tasks.events_dispatch",
         "schedule": 5.0,
     },
+    # The outbox and the webhooks: due rows claimed with SKIP LOCKED by any number of workers.
+    "outbox-relay": {
+        "task": "campaigns.tasks.outbox_relay",
+        "schedule": 5.0,
+    },
+    "webhooks-deliver": {
+        "task": "campaigns.tasks.webhooks_deliver",
+        "schedule": 5.0,
+    },
     # An import whose worker died is failed, to be applied again (members.services.imports).
     "imports-fail-abandoned": {
         "task": "members.tasks.imports_fail_abandoned",

@@ -12,8 +12,11 @@ def _ensure_reference_data():
     from members.defaults import ensure_loyalty_defaults
     from members.services.orders import _product_ids
 
+    from campaigns.defaults import system_templates_ensure
+
     roles.ensure_role_groups()
     ensure_loyalty_defaults()
+    system_templates_ensure()
     _product_ids.clear()  # product ids cached per process; a flushed database reuses none
     from members.selectors.rules import loyalty_context_clear
 

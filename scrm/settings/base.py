@@ -238,6 +238,23 @@ SCRM_SMS_GATEWAY_TIMEOUT = env.float("SCRM_SMS_GATEWAY_TIMEOUT", default=5.0)
 # Demo convenience: show the last console SMS on the code page. Never on in production.
 SCRM_SMS_SHOW_IN_PAGE = env.bool("SCRM_SMS_SHOW_IN_PAGE", default=False)
 
+# Delivery receipts and replies the SMS gateway posts back authenticate with this token.
+SCRM_SMS_CALLBACK_TOKEN = env.str("SCRM_SMS_CALLBACK_TOKEN", default="")
+
+# --- Messages and webhooks (campaigns) ----------------------------------------------------------
+# Where members reach the product: links in messages ({portal_link}, unsubscribe) start here.
+SCRM_PUBLIC_URL = env.str("SCRM_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
+# A relay holds the rows it claimed this long; a relay killed mid-batch leaves them to another.
+SCRM_OUTBOX_LEASE_SECONDS = env.int("SCRM_OUTBOX_LEASE_SECONDS", default=120)
+SCRM_MARKETING_FROM_EMAIL = env.str("SCRM_MARKETING_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
+# WeCom (企业微信) customer contact: without a corp id and secret, WeCom messages become to-dos of
+# the member's owner with the text to copy.
+SCRM_WECOM_CORP_ID = env.str("SCRM_WECOM_CORP_ID", default="")
+SCRM_WECOM_SECRET = env.str("SCRM_WECOM_SECRET", default="")
+SCRM_WECOM_API_BASE = env.str("SCRM_WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
+SCRM_WECOM_TIMEOUT = env.float("SCRM_WECOM_TIMEOUT", default=5.0)
+SCRM_WEBHOOK_TIMEOUT = env.float("SCRM_WEBHOOK_TIMEOUT", default=5.0)
+
 # --- I18N -------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
