@@ -82,6 +82,40 @@ def audit_record(
     return entry
 
 
+def audit_picture(instance: models.Model, names: Iterable[str]) -> dict[str, Any]:
+    """A picture of ``names`` for the audit log people read: local times, amounts as text, a
+    related row by its label."""
+    from datetime import datetime, time
+
+    out: dict[str, Any] = {}
+    for name in names:
+        f = instance._meta.get_field(name)
+        value = getattr(instance, name)
+        if value is None:
+            out[name] = None
+        elif f.is_relation:
+            out[name] = str(value)
+        elif isinstance(value, datetime):
+            out[name] = timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        elif isinstance(value, time):
+            out[name] = value.strftime("%H:%M")
+        elif isinstance(value, str | int | bool):
+            out[name] = value
+        else:
+            out[name] = str(value)
+    return out
+
+
+def audit_changes(
+    before: dict[str, Any] | None, after: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """Only what changed of two pictures (everything, for a new row: ``before`` None)."""
+    if before is None:
+        return None, after
+    changed = [k for k in after if before.get(k) != after[k]]
+    return {k: before.get(k) for k in changed}, {k: after[k] for k in changed}
+
+
 AUDIT_COLUMNS = [
     "created_at",
     "actor_id",

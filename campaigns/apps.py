@@ -9,10 +9,13 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from django.urls import path
 
+        from campaigns.api import urls as api_urls
+        from campaigns.views import hooks, portal
+        from campaigns.views.console import messages, webhooks
         from scrm import shells
         from scrm.views import section_placeholder
 
-        # Announced in the console until this release builds it.
+        # Announced in the console until the campaigns issue builds it.
         shells.pages_register(
             "console",
             [
@@ -33,6 +36,15 @@ class CampaignsConfig(AppConfig):
             namespace="campaigns",
             prefix="campaigns/",
         )
+        shells.pages_register(
+            "console", messages.urlpatterns, namespace="messages", prefix="messages/"
+        )
+        shells.pages_register(
+            "console", webhooks.urlpatterns, namespace="webhooks", prefix="webhooks/"
+        )
+        shells.pages_register("portal", portal.urlpatterns, namespace="inbox", prefix="inbox/")
+        shells.pages_register("public", hooks.urlpatterns, namespace="public")
+        shells.pages_register("api", api_urls.urlpatterns, namespace="api")
         shells.menu_register(
             shells.MenuEntry(
                 "campaigns",
@@ -42,4 +54,34 @@ class CampaignsConfig(AppConfig):
                 30,
                 ("accounts.use_console",),
             )
+        )
+        shells.menu_register(*messages.menu_entries())
+        shells.settings_register(
+            *messages.settings_cards(),
+            shells.SettingsCard(
+                _("Webhooks"),
+                _("Send the loyalty engine's events to your systems, signed, with a delivery log."),
+                "webhooks:list",
+                "key",
+                40,
+                ("accounts.use_console", "accounts.manage_members"),
+            ),
+        )
+        shells.member_links_register(messages.member_links)
+        shells.portal_tiles_register(portal.portal_tiles)
+        from campaigns.selectors import messages as message_selectors
+
+        message_selectors.timeline_register()
+        self._consumers()
+
+    def _consumers(self) -> None:
+        from campaigns.models.webhooks import WEBHOOK_TYPES
+        from campaigns.services import outbox, webhooks
+        from members import events
+
+        events.consumer_register(
+            "campaigns.messages", outbox.messages_on_events, types=outbox.SYSTEM_MESSAGE_EVENTS
+        )
+        events.consumer_register(
+            "campaigns.webhooks", webhooks.webhooks_on_events, types=set(WEBHOOK_TYPES.values())
         )

@@ -30,3 +30,10 @@ class ApplicationError(Exception):
 
 def error_body(code: str, message: str, fields: dict | None = None, **extra: Any) -> dict:
     return {"error": {"code": code, "message": str(message), "fields": fields or {}, **extra}}
+
+
+def form_errors_add(form: Any, exc: ApplicationError) -> None:
+    """A service's refusal shown on a page's form: next to the field it names, else at the top."""
+    for name, errors in (exc.fields or {"": [exc.message]}).items():
+        for error in errors:
+            form.add_error(name if name in form.fields else None, error)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.urls import include, path, reverse
 
-SHELLS = ("console", "counter", "portal", "api", "auth")
+SHELLS = ("console", "counter", "portal", "api", "auth", "public")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,11 @@ _pages: list[Pages] = []
 _menu: dict[str, MenuEntry] = {}
 _settings: dict[str, SettingsCard] = {}
 _landings: dict[str, Landing] = {}
+# Callables that higher apps add to pages of lower ones: tiles on the portal home (called with
+# the request, each returning dicts {label, url, count}) and links on the Member 360 (called with
+# the user and the member, each returning dicts {label, url}; empty for a user who may not go).
+_portal_tiles: list[Callable[[Any], list[dict[str, Any]]]] = []
+_member_links: list[Callable[[Any, Any], list[dict[str, Any]]]] = []
 
 
 def pages_register(shell: str, patterns: Sequence, *, namespace: str, prefix: str = "") -> None:
@@ -87,6 +92,26 @@ def settings_register(*cards: SettingsCard) -> None:
 def landing_register(*landings: Landing) -> None:
     for landing in landings:
         _landings[landing.url_name] = landing
+
+
+def portal_tiles_register(provider: Callable[[Any], list[dict[str, Any]]]) -> None:
+    if provider not in _portal_tiles:
+        _portal_tiles.append(provider)
+
+
+def portal_tiles(request: Any) -> list[dict[str, Any]]:
+    """The tiles of the portal home, {label, url, count}, from every registered provider."""
+    return [tile for provider in _portal_tiles for tile in provider(request)]
+
+
+def member_links_register(provider: Callable[[Any, Any], list[dict[str, Any]]]) -> None:
+    if provider not in _member_links:
+        _member_links.append(provider)
+
+
+def member_links(user: Any, member: Any) -> list[dict[str, Any]]:
+    """Links of the Member 360 to higher apps' pages about the member, {label, url}."""
+    return [link for provider in _member_links for link in provider(user, member)]
 
 
 def shell_urlpatterns(shell: str) -> list:

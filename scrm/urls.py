@@ -16,6 +16,8 @@ urlpatterns = [
     path("counter/", include(shells.shell_urlpatterns("counter"))),
     path("portal/", include(shells.shell_urlpatterns("portal"))),
     path("api/v1/", include((api_urlpatterns + shells.shell_patterns("api"), "api"))),
+    # Reached without signing in: links in messages (unsubscribe) and providers' callbacks.
+    path("public/", include(shells.shell_urlpatterns("public"))),
     path("admin/", admin.site.urls),
 ]
 

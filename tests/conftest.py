@@ -9,10 +9,9 @@ from tests.factories import PASSWORD, MemberFactory, StoreFactory, make_staff
 
 
 def _ensure_reference_data():
+    from campaigns.defaults import system_templates_ensure
     from members.defaults import ensure_loyalty_defaults
     from members.services.orders import _product_ids
-
-    from campaigns.defaults import system_templates_ensure
 
     roles.ensure_role_groups()
     ensure_loyalty_defaults()

@@ -51,6 +51,8 @@ EVERYONE = tuple(ACTORS)
 NOT_SIGNED_IN = ("anonymous", *KEYS)  # keys are the API's; on a page a key is nobody
 POLICIES = {
     "public": _policy(allow=EVERYONE),
+    # Callbacks of a provider (the SMS gateway): its own Bearer token, nobody else's.
+    "gateway": _policy(unauth=EVERYONE),
     # Sign-in flows: nobody signed in is sent to sign in, anyone signed in gets the page.
     "signin": _policy(login=NOT_SIGNED_IN, allow=("member", *STAFF)),
     "to_signin": _policy(login=EVERYONE),
@@ -83,6 +85,18 @@ POLICIES = {
         unauth=("anonymous",),
         deny=("member", "clerk_sh", "clerk_bj", "key_bj"),
         allow=("operator", "admin", "key", "key_sh"),
+    ),
+    # The whole brand's (webhooks): a store-scoped key is refused.
+    "api_brand": _policy(
+        unauth=("anonymous",),
+        deny=("member", "clerk_sh", "clerk_bj", "key_sh", "key_bj"),
+        allow=("operator", "admin", "key"),
+    ),
+    # The same, for an id that names nothing: 404 once the actor may ask.
+    "api_brand_missing": _policy(
+        unauth=("anonymous",),
+        deny=("member", "clerk_sh", "clerk_bj", "key_sh", "key_bj"),
+        notfound=("operator", "admin", "key"),
     ),
     "admin_site": _policy(
         login=("anonymous", "member", "clerk_sh", "clerk_bj", "operator", *KEYS), allow=("admin",)
@@ -188,11 +202,27 @@ TABLE: dict[str, tuple[str | dict[str, str], tuple[str, ...]]] = {
     "portal:profile": ("portal", PAGES),
     "portal:preferences": ("portal", PAGES),
     "portal:privacy": ("portal", PAGES),
+    "messages:log": ("console", PAGES),
+    "messages:detail": ("console", PAGES),
+    "messages:member": ("console", PAGES),
+    "messages:templates": ("console", PAGES),
+    "messages:template_new": ("console", PAGES),
+    "messages:template_preview": ("console", ("POST",)),
+    "messages:template_edit": ("console", PAGES),
+    "messages:settings": ("console", PAGES),
+    # Every role that can own members keeps its own WeCom to-dos (clerks too).
+    "messages:tasks": ("staff_account", PAGES),
+    "inbox:list": ("portal", ("GET",)),
+    "inbox:detail": ("portal", ("GET",)),
+    "public:unsubscribe": ("public", PAGES),
+    "public:sms_receipts": ("gateway", ("POST",)),
+    "public:sms_inbound": ("gateway", ("POST",)),
     "api:schema": ("public", ("GET",)),
     "api:docs": ("public", ("GET",)),
     "api:member-list": ({"GET": "api", "POST": "api"}, ("GET", "POST")),
     "api:member-detail": ({"GET": "api", "PATCH": "api_browse_sh"}, ("GET", "PATCH")),
     "api:member-points": ("api_browse_sh", ("GET",)),
+    "api:member-messages": ("api_browse_sh", ("GET",)),
     "api:member-redemptions": ("api", ("POST",)),
     "api:member-vouchers": ("api", ("GET",)),
     "api:order-create": ("api", ("POST",)),
@@ -201,6 +231,15 @@ TABLE: dict[str, tuple[str | dict[str, str], tuple[str, ...]]] = {
     "api:voucher-detail": ("api", ("GET",)),
     "api:voucher-redeem": ("api", ("POST",)),
     "api:tiers": ("api", ("GET",)),
+    "api:webhook-list": ("api_brand", ("GET", "POST")),
+    "api:webhook-detail": ("api_brand_missing", ("DELETE",)),
+    "webhooks:list": ("console", PAGES),
+    "webhooks:new": ("console", PAGES),
+    "webhooks:detail": ("console", PAGES),
+    "webhooks:delete": ("console", PAGES),  # a POST without the confirmation deletes nothing
+    "webhooks:enable": ("console", ("POST",)),
+    "webhooks:delivery": ("console", PAGES),
+    "webhooks:delivery_retry": ("console", ("POST",)),
 }
 
 
@@ -292,6 +331,27 @@ def world(db, store_sh, store_bj, member, clerk_sh, clerk_bj, operator, admin_us
     offer = VoucherTemplate.objects.get(code="cny50_over_300")
     voucher = voucher_issue(template=offer, member=member)
     gift = GiftGrant.objects.create(member=member, name_zh="礼", name_en="Gift")
+    from django.utils import timezone
+
+    from campaigns.models import Message, MessageTemplate
+
+    note = Message.objects.create(  # the member's own, delivered to the portal inbox
+        source_type="system",
+        source_id="matrix",
+        member=member,
+        channel="portal",
+        kind="service",
+        text="hi",
+        status="delivered",
+        sent_at=timezone.now(),
+    )
+    from campaigns.models import WebhookDelivery
+    from campaigns.services.webhooks import webhook_endpoint_create
+
+    hook = webhook_endpoint_create(url="https://erp.example.com/in", types=["tier.changed"])
+    hook_delivery = WebhookDelivery.objects.create(
+        endpoint=hook, event_id=1, event_type="tier.changed", body="{}", status="failed"
+    )
     segment = Segment.objects.create(name="s", definition={"match": "all", "groups": []})
     job = ImportJob.objects.create(
         kind="orders", file=SimpleUploadedFile("a.csv", b"x"), filename="a.csv", status="invalid"
@@ -319,6 +379,15 @@ def world(db, store_sh, store_bj, member, clerk_sh, clerk_bj, operator, admin_us
         "offers:template_issue": offer.pk,
         "offers:reward_edit": Reward.objects.order_by("pk").first().pk,
         "offers:product_edit": Product.objects.order_by("pk").first().pk,
+        "messages:detail": note.pk,
+        "messages:template_edit": MessageTemplate.objects.order_by("pk").first().pk,
+        "inbox:detail": note.pk,
+        "webhooks:detail": hook.pk,
+        "webhooks:delete": hook.pk,
+        "webhooks:enable": hook.pk,
+        "webhooks:delivery": hook_delivery.pk,
+        "webhooks:delivery_retry": hook_delivery.pk,
+        "api:webhook-detail": hook.pk + 1_000_000,  # no such endpoint
     }
     from django.contrib import admin
 

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Channel(models.TextChoices):
@@ -71,12 +72,12 @@ class Message(models.Model):
     skip and deferral in ``reason``."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        DEFERRED = "deferred", _("Deferred")
-        SENT = "sent", _("Sent")
-        DELIVERED = "delivered", _("Delivered")
-        FAILED = "failed", _("Failed")
-        SKIPPED = "skipped", _("Skipped")
+        QUEUED = "queued", pgettext_lazy("message status", "Queued")
+        DEFERRED = "deferred", pgettext_lazy("message status", "Deferred")
+        SENT = "sent", pgettext_lazy("message status", "Sent")
+        DELIVERED = "delivered", pgettext_lazy("message status", "Delivered")
+        FAILED = "failed", pgettext_lazy("message status", "Failed")
+        SKIPPED = "skipped", pgettext_lazy("message status", "Skipped")
 
     class SourceType(models.TextChoices):
         CAMPAIGN = "campaign", _("Campaign")
@@ -127,8 +128,10 @@ class Message(models.Model):
             ),
         ]
         indexes = [
+            # The relay's claim reads due rows in (scheduled_for, id) order: a campaign writes
+            # thousands with one scheduled_for, so the id must be in the index to stop early.
             models.Index(
-                fields=["scheduled_for"],
+                fields=["scheduled_for", "id"],
                 name="message_due_idx",
                 condition=Q(status__in=["queued", "deferred"]),
             ),
@@ -153,7 +156,7 @@ class MessageAttempt(models.Model):
     """One try to hand a message to its channel's provider, with what came back."""
 
     class Outcome(models.TextChoices):
-        SENT = "sent", _("Sent")
+        SENT = "sent", pgettext_lazy("message status", "Sent")
         RETRY = "retry", _("Will retry")
         RECIPIENT = "recipient", _("Recipient unreachable")
         CONFIG = "config", _("Channel misconfigured")

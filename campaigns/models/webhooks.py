@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # The types of the API contract (API.md, Webhooks (out)) and the log's events behind them.
 WEBHOOK_TYPES: dict[str, str] = {
@@ -50,9 +51,9 @@ class WebhookDelivery(models.Model):
     for two events."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        DELIVERED = "delivered", _("Delivered")
-        FAILED = "failed", _("Failed")
+        PENDING = "pending", pgettext_lazy("webhook status", "Pending")
+        DELIVERED = "delivered", pgettext_lazy("webhook status", "Delivered")
+        FAILED = "failed", pgettext_lazy("webhook status", "Failed")
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False

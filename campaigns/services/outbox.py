@@ -287,6 +287,8 @@ def _lock_members(member_ids: list[int]) -> None:
 def _history(member_ids: list[int], exclude: list[int], since: datetime) -> dict[int, list]:
     """Each member's marketing messages sent or reserved since ``since``: (sent_at, kind)."""
     out: dict[int, list] = defaultdict(list)
+    if not member_ids:
+        return out
     rows = (
         Message.objects.filter(
             member_id__in=member_ids, kind__in=MARKETING, sent_at__isnull=False, sent_at__gt=since
@@ -367,7 +369,7 @@ def outbox_relay_batch(*, limit: int = 200, now: datetime | None = None) -> int:
                     decision.reason,
                     decision.until,
                 )
-                m.updated_at = now
+                m.updated_at, m.sent_at, m.claimed_until = now, None, None
                 deferred.append(m)
                 continue
             if m.kind in MARKETING:
@@ -378,11 +380,16 @@ def outbox_relay_batch(*, limit: int = 200, now: datetime | None = None) -> int:
                 to_send.append(m)
         for reason, pks in skipped.items():
             Message.objects.filter(pk__in=pks).update(
-                status=Message.Status.SKIPPED, reason=reason, claimed_until=None, updated_at=now
+                status=Message.Status.SKIPPED,
+                reason=reason,
+                sent_at=None,
+                claimed_until=None,
+                updated_at=now,
             )
         if deferred:
             Message.objects.bulk_update(
-                deferred, ["status", "reason", "scheduled_for", "updated_at"]
+                deferred,
+                ["status", "reason", "scheduled_for", "sent_at", "claimed_until", "updated_at"],
             )
         if delivered:
             Message.objects.filter(pk__in=delivered).update(

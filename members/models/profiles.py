@@ -276,6 +276,10 @@ class ConsentRecord(models.Model):
         API = "api", _("Through the API")
         IMPORT = "import", _("By import")
         CONSOLE = "console", _("By an operator")
+        # The messages' own ways out (campaigns): RFC 8058 one-click, the link, an SMS reply.
+        ONE_CLICK = "one_click", _("One-click unsubscribe")
+        LINK = "link", _("Unsubscribe link")
+        SMS_REPLY = "sms_reply", _("SMS reply")
 
     member = models.ForeignKey(
         "members.Member", on_delete=models.CASCADE, related_name="consent_records"

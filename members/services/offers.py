@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AuditEntry, User
 from accounts.phones import InvalidPhone, normalize_phone
-from accounts.services import audit_record, audit_record_many
+from accounts.services import audit_changes, audit_picture, audit_record, audit_record_many
 from members import events
 from members.models import Member, Product, Reward, Segment, Voucher, VoucherTemplate
 from members.selectors.members import MEMBER_CODE, members_visible_to
@@ -107,36 +107,6 @@ def _fail(fields: dict[str, list[str]]) -> ApplicationError:
     return ApplicationError(first, code="invalid", fields=fields)
 
 
-def _readable(instance: models.Model, names: Iterable[str]) -> dict[str, Any]:
-    """A picture of ``names`` for the audit log people read: local times, amounts as text, a
-    related row by its label."""
-    out: dict[str, Any] = {}
-    for name in names:
-        f = instance._meta.get_field(name)
-        value = getattr(instance, name)
-        if value is None:
-            out[name] = None
-        elif f.is_relation:
-            out[name] = str(value)
-        elif isinstance(value, datetime):
-            out[name] = timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
-        elif isinstance(value, str | int | bool):
-            out[name] = value
-        else:
-            out[name] = str(value)
-    return out
-
-
-def _changes(
-    before: dict[str, Any] | None, after: dict[str, Any]
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """Only what changed (everything, for a new row)."""
-    if before is None:
-        return None, after
-    changed = [k for k in after if before.get(k) != after[k]]
-    return {k: before.get(k) for k in changed}, {k: after[k] for k in changed}
-
-
 def _model_errors(exc: ValidationError) -> ApplicationError:
     fields = {k if k != "__all__" else "": [str(m) for m in v] for k, v in exc.message_dict.items()}
     return _fail(fields)
@@ -158,7 +128,7 @@ def _save_audited[M: models.Model](
     except ValidationError as exc:
         raise _model_errors(exc) from None
     obj.save()
-    old, new = _changes(before, _readable(obj, names))
+    old, new = audit_changes(before, audit_picture(obj, names))
     audit_record(actor=actor, action=action, target=obj, request=request, before=old, after=new)
     return obj
 
@@ -226,7 +196,7 @@ def template_save(
         raise _fail(problems)
     created = template is None
     obj = template or VoucherTemplate()
-    before = None if created else _readable(obj, TEMPLATE_FIELDS)
+    before = None if created else audit_picture(obj, TEMPLATE_FIELDS)
     frozen = set() if created or not obj.vouchers.exists() else {"code", "kind"}
     for name in TEMPLATE_FIELDS:
         if name in frozen or (name == "code" and not created):
@@ -553,7 +523,7 @@ def reward_save(
         raise _fail(problems)
     created = reward is None
     obj = reward or Reward()
-    before = None if created else _readable(obj, REWARD_FIELDS)
+    before = None if created else audit_picture(obj, REWARD_FIELDS)
     for name in REWARD_FIELDS:
         if name == "code" and not created:
             continue
@@ -600,7 +570,7 @@ def product_save(
     problems = product_problems(data)
     if problems:
         raise _fail(problems)
-    before = _readable(product, PRODUCT_FIELDS)
+    before = audit_picture(product, PRODUCT_FIELDS)
     for name in PRODUCT_FIELDS:
         if name in data:
             setattr(product, name, data[name])
@@ -768,12 +738,12 @@ def _products_apply(
         if product is None:
             product = Product(sku=sku, **values)
             new.append(product)
-            audit.append((product, None, _readable(product, PRODUCT_FIELDS)))
+            audit.append((product, None, audit_picture(product, PRODUCT_FIELDS)))
             continue
-        before = _readable(product, PRODUCT_FIELDS)
+        before = audit_picture(product, PRODUCT_FIELDS)
         for name, value in values.items():
             setattr(product, name, value)
-        old, after = _changes(before, _readable(product, PRODUCT_FIELDS))
+        old, after = audit_changes(before, audit_picture(product, PRODUCT_FIELDS))
         if after:
             changed.append(product)
             audit.append((product, old, after))

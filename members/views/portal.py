@@ -33,6 +33,7 @@ from members.services.points import points_expiring_soon, points_redeem
 from members.services.privacy import erasure_summary, member_erase, member_export
 from members.services.profiles import marketing_opt_out
 from members.views.profile_pages import profile_section_post
+from scrm import shells
 from scrm.exceptions import ApplicationError
 
 
@@ -69,6 +70,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
             "progress": card_progress_percent(card, ctx.tiers),
             "gift_ahead": next_gift(member, ctx.milestones),
             "tier_hold": hold,
+            "tiles": shells.portal_tiles(request),  # higher apps' tiles (the inbox's unread)
             "tab": "home",
         },
     )

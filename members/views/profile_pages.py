@@ -43,6 +43,7 @@ from members.services.profiles import (
     tag_add,
     tag_remove,
 )
+from scrm import shells
 from scrm.exceptions import ApplicationError
 from scrm.parsing import int_or_none
 
@@ -109,6 +110,7 @@ def _page(
         "erasure": erasure_summary(member)
         if request.user.has_perm("accounts.view_audit_log")
         else None,
+        "member_links": shells.member_links(request.user, member),  # higher apps' pages
         "active": "members",
     }
     return render(request, "members/member_detail.html", context, status=status)

@@ -254,6 +254,9 @@ SCRM_WECOM_SECRET = env.str("SCRM_WECOM_SECRET", default="")
 SCRM_WECOM_API_BASE = env.str("SCRM_WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
 SCRM_WECOM_TIMEOUT = env.float("SCRM_WECOM_TIMEOUT", default=5.0)
 SCRM_WEBHOOK_TIMEOUT = env.float("SCRM_WEBHOOK_TIMEOUT", default=5.0)
+# Webhook URLs are https; plain http only to this machine (a local receiver), and only when this
+# is on (or DEBUG).
+SCRM_WEBHOOK_ALLOW_HTTP_LOOPBACK = env.bool("SCRM_WEBHOOK_ALLOW_HTTP_LOOPBACK", default=False)
 
 # --- I18N -------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

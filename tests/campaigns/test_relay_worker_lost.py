@@ -91,7 +91,15 @@ class Proc:
 def gateway(tmp_path):
     port = _free_port()
     proc = Proc(
-        [sys.executable, "-m", "tests.fakes.sms_gateway", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.sms_gateway",
+            "--port",
+            str(port),
+            "--token",
+            "test-token",
+        ],
         dict(os.environ),
         tmp_path / "gateway.log",
     )

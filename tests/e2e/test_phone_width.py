@@ -43,6 +43,9 @@ NOT_PAGES = {
     "counter:gift_fulfil": "POST only",
     "counter:voucher_redeem": "POST only",
     "counter:note": "POST only",
+    "messages:template_preview": "POST only: the template editor's live preview (htmx)",
+    "webhooks:enable": "POST only",
+    "webhooks:delivery_retry": "POST only",
 }
 
 # Who looks at each page: (route name, path arguments taken from the world, query string).
@@ -74,6 +77,12 @@ PAGES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
         ("members:import_detail", ("job_pk",), ""),
         ("members:detail", ("code",), ""),
         ("members:points", ("code",), ""),
+        ("webhooks:list", (), ""),
+        ("webhooks:new", (), ""),
+        ("webhooks:detail", ("webhook_pk",), ""),
+        ("webhooks:detail", ("webhook_off_pk",), "?status=failed"),
+        ("webhooks:delete", ("webhook_pk",), ""),
+        ("webhooks:delivery", ("webhook_delivery_pk",), ""),
         ("offers:home", (), ""),
         ("offers:template_list", (), ""),
         ("offers:template_new", (), ""),
@@ -86,6 +95,13 @@ PAGES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
         ("offers:product_import", (), ""),
         ("offers:product_edit", ("product_pk",), ""),
         ("campaigns:home", (), ""),
+        ("messages:log", (), ""),
+        ("messages:detail", ("message_pk",), ""),
+        ("messages:member", ("code",), ""),
+        ("messages:templates", (), ""),
+        ("messages:template_new", (), ""),
+        ("messages:template_edit", ("message_template_pk",), "?member=MDEMO23"),
+        ("messages:settings", (), ""),
         ("community:home", (), ""),
     ],
     "clerk": [
@@ -97,6 +113,7 @@ PAGES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
         ("counter:member_profile", ("store", "code"), ""),
         ("counter:purchase", ("store", "code"), ""),
         ("counter:receipt", ("store", "code", "order_pk"), ""),
+        ("messages:tasks", (), ""),
     ],
     "member": [
         ("portal:home", (), ""),
@@ -109,6 +126,8 @@ PAGES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
         ("portal:profile", (), ""),
         ("portal:preferences", (), ""),
         ("portal:privacy", (), ""),
+        ("inbox:list", (), ""),
+        ("inbox:detail", ("inbox_pk",), ""),
     ],
 }
 
@@ -310,6 +329,7 @@ def world(db):
         created_by=operator,
     )
     order = Order.objects.filter(member=m).latest("placed_at")
+    messages = _messages_world(m, clerk)
     return {
         "store": "SH01",
         "code": m.code,
@@ -322,6 +342,105 @@ def world(db):
         "template_pk": str(VoucherTemplate.objects.get(code="cny10").pk),
         "reward_pk": str(Reward.objects.order_by("pk").first().pk),
         "product_pk": str(Product.objects.get(sku="SERUM-30ML-2026").pk),
+        **messages,
+        **_webhooks_world(operator),
+    }
+
+
+def _messages_world(m, clerk) -> dict[str, str]:
+    """The member's messages on every channel and status (with attempts and a long provider
+    error), a WeCom to-do of the clerk, a paused channel, a long marketing SMS template."""
+    from campaigns.models import ChannelState, Message, MessageAttempt, MessageTemplate, StaffTask
+
+    now = timezone.now()
+
+    def msg(n: int, **values) -> Message:
+        defaults = {"source_type": "system", "source_id": f"world:{n}", "member": m}
+        return Message.objects.create(**(defaults | values))
+
+    inbox = msg(
+        1,
+        channel="portal",
+        kind="service",
+        status="delivered",
+        subject="恭喜您升级为金卡会员：新的会员权益已生效（含生日双倍积分）",
+        text="欧阳晓雨，恭喜您升级为金卡！新的会员权益已生效，到店或在会员中心查看："
+        + LONG_NOTE[:300],
+        sent_at=now,
+        delivered_at=now,
+    )
+    msg(
+        2,
+        channel="portal",
+        kind="service",
+        status="delivered",
+        text="积分到账",
+        sent_at=now,
+        delivered_at=now,
+        read_at=now,
+    )
+    msg(
+        3,
+        channel="sms",
+        kind="value",
+        status="deferred",
+        reason="quiet_hours",
+        text="护肤小知识：换季时早晚各一次保湿 拒收请回复R",
+        scheduled_for=now + timedelta(hours=9),
+    )
+    msg(
+        4,
+        channel="email",
+        kind="promotion",
+        status="skipped",
+        reason="no_consent",
+        subject="双十一会员专享：满 300 减 50",
+        text="全场满 300 减 50",
+    )
+    failed = msg(
+        5,
+        channel="sms",
+        kind="transactional",
+        status="failed",
+        reason="gave_up",
+        text="您的验证码是 123456",
+        attempts=2,
+        last_error=LONG_NOTE[:400],
+    )
+    MessageAttempt.objects.create(
+        message=failed, outcome="retry", detail=LONG_NOTE[:500], duration_ms=30_000
+    )
+    MessageAttempt.objects.create(
+        message=failed, outcome="retry", detail="HTTP 503", duration_ms=812
+    )
+    wecom = msg(
+        6,
+        channel="wecom",
+        kind="value",
+        status="sent",
+        reason="handed_to_staff",
+        text="欧阳女士您好，您常买的玻尿酸修护精华液到新款了，这周到店可以试用",
+        sent_at=now,
+    )
+    StaffTask.objects.create(owner=clerk, member=m, message=wecom, text=wecom.text)
+    ChannelState.objects.create(
+        channel="email",
+        paused=True,
+        paused_at=now,
+        reason="SMTP 535 5.7.8 Authentication credentials invalid: " + LONG_NOTE[:200],
+    )
+    template = MessageTemplate.objects.create(
+        code="spring_launch_sms",
+        name="春季新品上市·到店试用邀请（上海静安嘉里中心旗舰店专享）",
+        channel="sms",
+        kind="promotion",
+        body="{name}，春季新品玻尿酸修护精华液到店啦，{tier}会员到店试用再送小样，"
+        "{store}等你 {portal_link} 拒收请回复R",
+    )
+    return {
+        "message_pk": str(failed.pk),
+        "inbox_pk": str(inbox.pk),
+        "message_template_pk": str(template.pk),
     }
 
 
@@ -433,3 +552,64 @@ def test_the_measure_tells_a_squeezed_cell_from_a_tall_row(browser):
     context.close()
     assert any("Consumers" in s for s in squeezed), squeezed
     assert not any("8981" in s for s in squeezed), squeezed
+
+
+def _webhooks_world(operator) -> dict[str, str]:
+    """A failing endpoint with a long URL and description and a log of deliveries (answers, long
+    errors, every status), and one turned off after a day of failures."""
+    import json
+
+    from campaigns.models import WebhookAttempt, WebhookDelivery
+    from campaigns.services.webhooks import webhook_endpoint_create
+
+    long_url = "https://erp-integration.brand-example.com.cn/api/v2/webhooks/scrm/receive?tenant=shanghai-flagship-2026"
+    hook = webhook_endpoint_create(
+        url=long_url,
+        types=[
+            "member.created",
+            "order.ingested",
+            "tier.changed",
+            "voucher.issued",
+            "voucher.redeemed",
+        ],
+        description="ERP 会员与订单同步（生产环境，运维值班电话见 Wiki 页面 OPS-2026-118）",
+        actor=operator,
+    )
+    now = timezone.now()
+    type(hook).objects.filter(pk=hook.pk).update(failing_since=now - timedelta(hours=3))
+    first = None
+    for i, status in enumerate(["pending", "failed", "delivered"] * 4):
+        d = WebhookDelivery.objects.create(
+            endpoint=hook,
+            event_id=81234567 + i,
+            event_type="order.ingested",
+            body=json.dumps(
+                {"id": f"evt_{81234567 + i}", "type": "order.ingested", "data": {"total": "1.00"}}
+            ),
+            status=status,
+            attempts=7,
+            last_status_code=None if status == "failed" else 502,
+            last_error="" if status == "delivered" else "TimeoutError: timed out " + "x" * 300,
+        )
+        first = first or d
+        for k in range(7):
+            WebhookAttempt.objects.create(
+                delivery=d,
+                status_code=200 if status == "delivered" and k == 6 else 502 if k % 2 else None,
+                error="HTTP 502: <html><head><title>502 Bad Gateway</title></head></html>" * 3,
+                duration_ms=5000 if k % 2 == 0 else 123,
+            )
+    off = webhook_endpoint_create(
+        url="https://crm-bridge.example.com/in", types=["points.expiring"]
+    )
+    type(off).objects.filter(pk=off.pk).update(
+        is_active=False,
+        disabled_at=now - timedelta(hours=1),
+        failing_since=now - timedelta(hours=25),
+        disabled_reason="ConnectionRefusedError: [Errno 111] Connection refused",
+    )
+    return {
+        "webhook_pk": str(hook.pk),
+        "webhook_off_pk": str(off.pk),
+        "webhook_delivery_pk": str(first.pk),
+    }

@@ -136,6 +136,20 @@ class Command(BaseCommand):
                             )
                         )
             outbox.messages_queue(rows)
+            # The headline member (the portal demo login) gets a personal note from the store.
+            from members.demo.data import HEADLINE_PHONE
+
+            headline = Member.objects.filter(phone="+86" + HEADLINE_PHONE).first()
+            if headline is not None:
+                outbox.message_queue(
+                    member=headline,
+                    channel="portal",
+                    kind="service",
+                    text=f"{headline.name or '您好'}，您上次咨询的敏感肌修护套装已到店，"
+                    "我们为您预留到本周日，到店报会员码即可。",
+                    source_type=Message.SourceType.SYSTEM,
+                    source_id=f"{DEMO_SOURCE}-reserved",
+                )
         handled = 0
         while True:
             n = outbox.outbox_relay_batch(limit=500)

@@ -4,7 +4,6 @@ catalogue, and the product catalogue with its CSV import."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -41,18 +40,11 @@ from members.services.offers import (
     template_save,
     vouchers_issue_many,
 )
-from scrm.exceptions import ApplicationError
+from scrm.exceptions import ApplicationError, form_errors_add
 from scrm.parsing import typed
 
 PERMS = ("use_console", "manage_members")
 PAGE_SIZE = 25
-
-
-def _form_errors(form: forms.Form, exc: ApplicationError) -> None:
-    """A service's refusal shown on the form: next to the field it names, else at the top."""
-    for name, errors in (exc.fields or {"": [exc.message]}).items():
-        for error in errors:
-            form.add_error(name if name in form.fields else None, error)
 
 
 @staff_required(*PERMS)
@@ -85,7 +77,7 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 template=template, data=form.cleaned_data, actor=request.user, request=request
             )
         except ApplicationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, _("Voucher template “%(name)s” saved.") % {"name": saved})
             return redirect("offers:template_edit", pk=saved.pk)
@@ -158,7 +150,7 @@ def template_issue(request: HttpRequest, pk: int) -> HttpResponse:
             plan = issue_plan(template=template, member_ids=recipients.ids)
             batch = batch_key_new()
         except ApplicationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
             plan = None
     return render(
         request,
@@ -200,7 +192,7 @@ def reward_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 reward=reward, data=form.cleaned_data, actor=request.user, request=request
             )
         except ApplicationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, _("Reward “%(name)s” saved.") % {"name": saved})
             return redirect("offers:reward_list")
@@ -235,7 +227,7 @@ def product_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 product=product, data=form.cleaned_data, actor=request.user, request=request
             )
         except ApplicationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, _("Product %(sku)s saved.") % {"sku": product.sku})
             return redirect("offers:product_list")
