@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -63,8 +64,13 @@ class ConsentField(serializers.DictField):
         return value
 
 
+# Text is trimmed before it is checked, so text of spaces alone (any Unicode space) is blank: the
+# schema says so with a pattern, so a client that follows the schema is never refused for it.
+NON_BLANK = RegexValidator(r"\S", _("This field may not be blank."))
+
+
 class LineInput(serializers.Serializer):
-    sku = serializers.CharField(max_length=64, min_length=1)
+    sku = serializers.CharField(max_length=64, min_length=1, validators=[NON_BLANK])
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
@@ -78,12 +84,20 @@ class OrderInput(serializers.Serializer):
         max_length=32,
         error_messages={"invalid": _("Use 1-32 lower-case letters, digits, - or _.")},
     )
-    external_id = serializers.CharField(max_length=100, min_length=1)
+    external_id = serializers.CharField(max_length=100, min_length=1, validators=[NON_BLANK])
     member = serializers.CharField(
-        max_length=32, min_length=1, help_text="A member code, or a phone (enrols when unknown)."
+        max_length=32,
+        min_length=1,
+        validators=[NON_BLANK],
+        help_text="A member code, or a phone (enrols when unknown).",
     )
     store = serializers.CharField(
-        max_length=16, min_length=1, required=False, allow_null=True, default=None
+        max_length=16,
+        min_length=1,
+        required=False,
+        allow_null=True,
+        default=None,
+        validators=[NON_BLANK],
     )
     placed_at = serializers.DateTimeField()
     total = MoneyField()
@@ -155,13 +169,13 @@ class OrderInput(serializers.Serializer):
 
 
 class RefundLineInput(serializers.Serializer):
-    sku = serializers.CharField(max_length=64, min_length=1)
+    sku = serializers.CharField(max_length=64, min_length=1, validators=[NON_BLANK])
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
     amount = MoneyField()
 
 
 class RefundInput(serializers.Serializer):
-    external_id = serializers.CharField(max_length=100, min_length=1)
+    external_id = serializers.CharField(max_length=100, min_length=1, validators=[NON_BLANK])
     amount = MoneyField(required=False, allow_null=True, default=None)
     lines = RefundLineInput(many=True, required=False, default=list)
 
@@ -286,7 +300,12 @@ class VoucherOutput(serializers.ModelSerializer):
 
 class VoucherRedeemInput(serializers.Serializer):
     store = serializers.CharField(
-        max_length=16, min_length=1, required=False, allow_null=True, default=None
+        max_length=16,
+        min_length=1,
+        required=False,
+        allow_null=True,
+        default=None,
+        validators=[NON_BLANK],
     )
     order = serializers.CharField(
         max_length=100, min_length=1, required=False, allow_null=True, default=None

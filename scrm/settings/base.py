@@ -333,6 +333,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Two "channel" fields: where a member came from, and a message's channel.
+    "ENUM_NAME_OVERRIDES": {
+        "MemberChannelEnum": "members.models.member.Member.Channel",
+        "MessageChannelEnum": "campaigns.models.messages.Channel",
+    },
     # Served from our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -350,8 +350,10 @@ def test_the_preview_fills_in_the_chosen_members_values(operator_client, member)
 
 
 def test_the_preview_without_a_member_uses_sample_values(operator_client):
-    html = _preview(operator_client, body="Hi {name}")
+    html = _preview(operator_client, body="Hi {name}", language="en")
     assert "Hi Xiaoyu Lin" in html and "Sample values" in html
+    # A Chinese template's sample member is Chinese, whatever the operator's language.
+    assert "你好 林晓雨" in _preview(operator_client, body="你好 {name}", language="zh-hans")
     html = _preview(operator_client, "MNOPE00", body="Hi {name}")
     assert "No member has the code MNOPE00" in html
 

@@ -23,6 +23,7 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 from django.test import Client
+from django.utils import translation
 
 from accounts.models import AuditEntry
 from accounts.services import apikey_create
@@ -444,7 +445,7 @@ def test_a_delivery_that_gave_up_can_be_queued_again(receiver):
     assert delivery.status == "delivered" and delivery.attempts == 1
     from scrm.exceptions import ApplicationError
 
-    with pytest.raises(ApplicationError, match="delivered already"):
+    with translation.override("en"), pytest.raises(ApplicationError, match="delivered already"):
         webhook_delivery_retry(delivery=delivery, actor=None)
     assert AuditEntry.objects.filter(action="webhook.delivery_retried").count() == 1
 

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from campaigns import templating
 from campaigns.models import Message, MessageTemplate
-from campaigns.services import outbox
+from campaigns.services import outbox, webhooks
+from members import events
 from members.models import Event, Member
 
 DEMO_SOURCE = "demo-care-tips"
@@ -150,6 +151,19 @@ class Command(BaseCommand):
                     source_type=Message.SourceType.SYSTEM,
                     source_id=f"{DEMO_SOURCE}-reserved",
                 )
+            # An ERP that listens to orders and tier changes; the demo has no such server, so
+            # the delivery log shows the retries and the failing state a real outage would.
+            endpoint = webhooks.webhook_endpoint_create(
+                url="https://erp.example.com/hooks/scrm",
+                types=["order.ingested", "tier.changed"],
+                description="ERP（演示）",
+                via="cli",
+            )
+            recent_orders = Event.objects.filter(
+                type__in=[events.ORDER_INGESTED, events.TIER_CHANGED]
+            ).order_by("-id")[:20]
+            webhooks.webhooks_on_events(sorted(recent_orders, key=lambda e: e.pk))
+            self.stdout.write(f"Demo webhook endpoint: {endpoint.url}")
         handled = 0
         while True:
             n = outbox.outbox_relay_batch(limit=500)
