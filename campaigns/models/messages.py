@@ -220,10 +220,12 @@ class ChannelState(models.Model):
 
 
 class Unreachable(models.Model):
-    """A member's channel that refused for good (a bad number, a hard bounce, not a contact)."""
+    """A member's channel that refused for good (a bad number, a hard bounce, not a contact), for
+    the address it refused: a member who gives a new phone or email is reachable again."""
 
     member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=254, blank=True)
     reason = models.TextField(blank=True)
     at = models.DateTimeField(default=timezone.now)
 

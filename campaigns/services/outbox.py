@@ -264,6 +264,15 @@ def channel_pause(*, channel: str, reason: str) -> None:
         logger.error("channel %s paused: %s", channel, reason)
 
 
+def unreachable_record(*, member: Member, channel: str, address: str, reason: str) -> None:
+    """The member's channel refused ``address`` for good (kept until the address changes)."""
+    Unreachable.objects.update_or_create(
+        member=member,
+        channel=channel,
+        defaults={"address": address[:254], "reason": reason[:2000], "at": timezone.now()},
+    )
+
+
 # --- The relay -------------------------------------------------------------------------------
 
 
@@ -301,12 +310,15 @@ def _history(member_ids: list[int], exclude: list[int], since: datetime) -> dict
     return out
 
 
-def _recipient(member: Member, channel: str, address: str, unreachable: set) -> guard.Recipient:
+def _recipient(member: Member, channel: str, address: str, refused: dict) -> guard.Recipient:
+    """What the guard needs of a member on a channel. A channel refused for an address the member
+    has since changed is reachable again."""
+    refused_address = refused.get((member.pk, channel))
     return guard.Recipient(
         address=address,
         consent=bool(getattr(member, f"consent_{channel}", False)),
         opted_out=member.marketing_opt_out,
-        unreachable=(member.pk, channel) in unreachable,
+        unreachable=refused_address is not None and refused_address in ("", address),
         frequency=member.frequency,
     )
 
@@ -339,11 +351,12 @@ def outbox_relay_batch(*, limit: int = 200, now: datetime | None = None) -> int:
         _lock_members(marketing_members)
         longest = max(rails.cap_days, rails.ratio_window_days, 30)
         history = _history(marketing_members, ids, now - timedelta(days=longest))
-        unreachable = set(
-            Unreachable.objects.filter(member_id__in={m.member_id for m in claimed}).values_list(
-                "member_id", "channel"
-            )
-        )
+        refused = {
+            (member_id, channel): address
+            for member_id, channel, address in Unreachable.objects.filter(
+                member_id__in={m.member_id for m in claimed}
+            ).values_list("member_id", "channel", "address")
+        }
         skipped: dict[str, list[int]] = defaultdict(list)
         deferred: list[Message] = []
         delivered: list[int] = []
@@ -354,7 +367,7 @@ def outbox_relay_batch(*, limit: int = 200, now: datetime | None = None) -> int:
             member = m.member
             decision = guard.decide(
                 kind=m.kind,
-                recipient=_recipient(member, m.channel, adapter.address(member), unreachable),
+                recipient=_recipient(member, m.channel, adapter.address(member), refused),
                 sent=history.get(member.pk, []),
                 rails=rails,
                 now=now,
@@ -418,7 +431,7 @@ def outbox_relay_batch(*, limit: int = 200, now: datetime | None = None) -> int:
             logger.exception("channel %s raised on message %s", m.channel, m.pk)
             outcome = Outcome("retry", detail=f"{type(exc).__name__}: {exc}")
         took = int((time.monotonic() - started) * 1000)
-        _record(m, outcome, hold, s, took)
+        _record(m, outcome, hold, s, took, adapters[m.channel].address(m.member))
         if outcome.result == "config":
             paused_now.add(m.channel)
     return len(claimed)
@@ -437,7 +450,9 @@ def _release(m: Message, hold: datetime, *, reason: str) -> None:
 
 
 @transaction.atomic
-def _record(m: Message, outcome: Outcome, hold: datetime, s: MessageSettings, took: int) -> None:
+def _record(
+    m: Message, outcome: Outcome, hold: datetime, s: MessageSettings, took: int, address: str
+) -> None:
     now = timezone.now()
     mine = Message.objects.filter(pk=m.pk, claimed_until=hold)
     MessageAttempt.objects.create(
@@ -487,8 +502,8 @@ def _record(m: Message, outcome: Outcome, hold: datetime, s: MessageSettings, to
             last_error=outcome.detail[:2000],
             updated_at=now,
         )
-        Unreachable.objects.get_or_create(
-            member_id=m.member_id, channel=m.channel, defaults={"reason": outcome.detail[:2000]}
+        unreachable_record(
+            member=m.member, channel=m.channel, address=address, reason=outcome.detail
         )
     else:  # config
         channel_pause(channel=m.channel, reason=outcome.detail or result)

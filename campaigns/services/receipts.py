@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from accounts.phones import InvalidPhone, normalize_phone
 from accounts.sms import RECIPIENT_ERRORS
-from campaigns.models import Message, Unreachable
+from campaigns.models import Message
+from campaigns.services.outbox import unreachable_record
 from members.models import Member
 from members.services.profiles import consent_set
 
@@ -74,8 +75,8 @@ def sms_receipts_record(*, receipts: list[Receipt]) -> int:
             m.reason = "unreachable" if unreachable else "undelivered"
             m.last_error = r.error[:2000]
             if unreachable:
-                Unreachable.objects.get_or_create(
-                    member_id=m.member_id, channel="sms", defaults={"reason": r.error[:2000]}
+                unreachable_record(
+                    member=m.member, channel="sms", address=m.member.phone, reason=r.error
                 )
         m.updated_at = now
         changed += 1

@@ -333,3 +333,22 @@ def test_relays_at_once_never_break_one_members_cap():
     for member in members:
         statuses = sorted(Message.objects.filter(member=member).values_list("status", flat=True))
         assert statuses == ["deferred", "delivered", "delivered"], member.code
+
+
+def test_a_refused_address_stops_the_channel_until_the_member_gives_a_new_one(settings):
+    from campaigns.services.outbox import unreachable_record
+
+    settings.SCRM_SMS_BACKEND = "accounts.sms.MemoryBackend"
+    member = _member(phone="+8613800000001")
+    unreachable_record(member=member, channel="sms", address=member.phone, reason="invalid_number")
+    with time_machine.travel(NOON, tick=False):
+        first = _queue(member, "service", source="s1", channel="sms")
+    _relay_at(NOON)
+    assert (_reload(first).status, first.reason) == ("skipped", "unreachable")
+    member.phone = "+8613800000002"
+    member.save(update_fields=["phone"])
+    with time_machine.travel(NOON, tick=False):
+        second = _queue(member, "service", source="s2", channel="sms")
+    _relay_at(NOON)
+    assert (_reload(second).status, second.reason) == ("sent", "")
+    assert [s.to for s in sms.outbox] == ["+8613800000002"]
