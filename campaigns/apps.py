@@ -11,28 +11,13 @@ class CampaignsConfig(AppConfig):
 
         from campaigns.api import urls as api_urls
         from campaigns.views import hooks, portal
-        from campaigns.views.console import messages, webhooks
+        from campaigns.views.console import calendar, messages, webhooks
         from scrm import shells
-        from scrm.views import section_placeholder
 
-        # Announced in the console until the campaigns issue builds it.
+        # The campaign calendar; the campaigns themselves join it in the campaigns issue.
         shells.pages_register(
             "console",
-            [
-                path(
-                    "",
-                    section_placeholder,
-                    {
-                        "title": _("Campaigns"),
-                        "blurb": _(
-                            "Plan campaigns on a calendar with holidays and commerce days, and"
-                            " automate journeys."
-                        ),
-                        "active": "campaigns",
-                    },
-                    name="home",
-                )
-            ],
+            [path("", calendar.calendar_page, name="home")],
             namespace="campaigns",
             prefix="campaigns/",
         )
