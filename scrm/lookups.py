@@ -6,6 +6,9 @@ Elsewhere (SQLite, the embedded demo) it is ``__in``."""
 
 from __future__ import annotations
 
+import hashlib
+
+from django.db.backends.signals import connection_created
 from django.db.models import Field, ForeignObject, Lookup
 from django.db.models.lookups import In
 
@@ -28,3 +31,17 @@ class AnyOf(Lookup):
 def register() -> None:
     Field.register_lookup(AnyOf)
     ForeignObject.register_lookup(AnyOf)  # member_id__any=...
+    connection_created.connect(_sqlite_functions, dispatch_uid="scrm_sqlite_functions")
+
+
+def _sqlite_functions(sender, connection, **kwargs) -> None:
+    """SQLite (the embedded demo) gets PostgreSQL's ``md5(text)``, which the campaign draw
+    orders by: the same SQL then runs on both."""
+    if connection.vendor != "sqlite":
+        return
+    connection.connection.create_function(
+        "md5",
+        1,
+        lambda s: None if s is None else hashlib.md5(str(s).encode()).hexdigest(),  # noqa: S324
+        deterministic=True,
+    )

@@ -1,3 +1,10 @@
+from campaigns.models.campaigns import (
+    BrandDay,
+    Campaign,
+    CampaignListMember,
+    CampaignMember,
+    CampaignMessage,
+)
 from campaigns.models.messages import (
     ChannelState,
     Message,
@@ -10,6 +17,11 @@ from campaigns.models.messages import (
 from campaigns.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "BrandDay",
+    "Campaign",
+    "CampaignListMember",
+    "CampaignMember",
+    "CampaignMessage",
     "ChannelState",
     "Message",
     "MessageAttempt",

@@ -189,7 +189,9 @@ def messages_on_events(batch: list[Any]) -> None:
             e.payload.get("from_code"), -1
         ):
             continue  # a downgrade is not announced
-        if e.type == events.VOUCHER_ISSUED and e.payload.get("source") == "campaign":
+        if e.type == events.VOUCHER_ISSUED and str(e.payload.get("source", "")).startswith(
+            "campaign"
+        ):
             continue  # a campaign's own message carries its voucher
         for language, chosen in _by_channel(templates[e.type]).items():
             for template in chosen:
@@ -357,9 +359,11 @@ def outbox_relay_batch(*, limit: int = 200, now: datetime | None = None) -> int:
                 member_id__in={m.member_id for m in claimed}
             ).values_list("member_id", "channel", "address")
         }
+        offers = _campaign_offers(claimed)
         skipped: dict[str, list[int]] = defaultdict(list)
         deferred: list[Message] = []
         delivered: list[int] = []
+        going: list[Message] = []
         for m in claimed:
             adapter = adapters.get(m.channel) or adapters.setdefault(
                 m.channel, adapter_for(m.channel)
@@ -387,6 +391,8 @@ def outbox_relay_batch(*, limit: int = 200, now: datetime | None = None) -> int:
                 continue
             if m.kind in MARKETING:
                 history[member.pk].append((now, m.kind))
+            if m.source_type == Message.SourceType.CAMPAIGN:
+                going.append(m)
             if adapter.local:
                 delivered.append(m.pk)
             else:
@@ -399,6 +405,9 @@ def outbox_relay_batch(*, limit: int = 200, now: datetime | None = None) -> int:
                 claimed_until=None,
                 updated_at=now,
             )
+        filled = _offers_attach(going, offers, now) if offers else []
+        if filled:
+            Message.objects.bulk_update(filled, ["text", "subject"])
         if deferred:
             Message.objects.bulk_update(
                 deferred,
@@ -435,6 +444,68 @@ def outbox_relay_batch(*, limit: int = 200, now: datetime | None = None) -> int:
         if outcome.result == "config":
             paused_now.add(m.channel)
     return len(claimed)
+
+
+def _campaign_offers(claimed: list[Message]) -> dict[int, Any]:
+    """The offer (a voucher template) of each campaign among the claimed rows, by campaign id."""
+    from campaigns.models import Campaign
+
+    ids = {
+        int(m.source_id.split(":", 1)[0])
+        for m in claimed
+        if m.source_type == Message.SourceType.CAMPAIGN and m.source_id.split(":", 1)[0].isdigit()
+    }
+    if not ids:
+        return {}
+    return {
+        c.pk: c.offer
+        for c in Campaign.objects.select_related("offer").filter(pk__in=ids, offer__isnull=False)
+    }
+
+
+def _offers_attach(rows: list[Message], offers: dict[int, Any], now: datetime) -> list[Message]:
+    """Campaign messages with an offer, cleared to go: issue their members' vouchers through the
+    voucher service (set-based, once per member and campaign round whichever channel goes first:
+    the batch key is the round's) and put each into its text. Returns the rows whose text
+    changed."""
+    from members.services.offers import vouchers_issue_many
+    from scrm.exceptions import ApplicationError
+
+    by_round: dict[tuple[int, str], list[Message]] = defaultdict(list)
+    for m in rows:
+        campaign_id, _sep, round_ = m.source_id.partition(":")
+        if campaign_id.isdigit() and int(campaign_id) in offers:
+            by_round[(int(campaign_id), round_ or "0")].append(m)
+    changed: list[Message] = []
+    for (campaign_id, round_), messages in by_round.items():
+        template = offers[campaign_id]
+        key = f"campaign-{campaign_id}-round-{round_}"
+        codes: dict[int, str] = {}
+        try:
+            with transaction.atomic():
+                vouchers_issue_many(
+                    template=template,
+                    member_ids=[m.member_id for m in messages],
+                    batch_key=key,
+                    actor=None,
+                    source=f"campaign:{campaign_id}",
+                    now=now,
+                )
+        except ApplicationError as exc:  # the offer was switched off or has ended
+            logger.info("campaign %s: no vouchers: %s", campaign_id, exc)
+        else:
+            codes = dict(
+                Voucher.objects.filter(
+                    issue_key__in=[f"batch:{key}:{m.member_id}" for m in messages]
+                ).values_list("member_id", "code")
+            )
+        for m in messages:
+            code = codes.get(m.member_id)
+            label = f"{template.name} {code}" if code else ""
+            m.text = templating.render(m.text, {"voucher": label})
+            m.subject = templating.render(m.subject, {"voucher": label})
+            changed.append(m)
+    return changed
 
 
 def _release(m: Message, hold: datetime, *, reason: str) -> None:

@@ -230,7 +230,7 @@ class Recipients:
     unknown: list[str] = field(default_factory=list)  # entries of a pasted list no member has
 
 
-def _pasted_tokens(text: str) -> list[str]:
+def pasted_tokens(text: str) -> list[str]:
     """Codes and phones from a pasted list: one a line or separated by commas (also full-width
     and 、) or semicolons; a line that is not one phone number may hold several separated by
     spaces. Full-width digits and letters read as ASCII (NFKC)."""
@@ -274,7 +274,7 @@ def issue_recipients(
         if not tokens:
             raise _fail({"member": [_("Enter a member code or a mobile number.")]})
     elif mode == "list":
-        tokens = _pasted_tokens(members)
+        tokens = pasted_tokens(members)
         if not tokens:
             raise _fail({"members": [_("Paste member codes or mobile numbers, one a line.")]})
         if len(tokens) > MAX_PASTED:
