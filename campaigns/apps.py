@@ -11,13 +11,13 @@ class CampaignsConfig(AppConfig):
 
         from campaigns.api import urls as api_urls
         from campaigns.views import hooks, portal
-        from campaigns.views.console import calendar, messages, webhooks
+        from campaigns.views.console import calendar, campaigns, messages, webhooks
         from scrm import shells
 
-        # The campaign calendar; the campaigns themselves join it in the campaigns issue.
+        # The campaign calendar, the campaigns and the brand's own days.
         shells.pages_register(
             "console",
-            [path("", calendar.calendar_page, name="home")],
+            [path("", calendar.calendar_page, name="home"), *campaigns.urlpatterns],
             namespace="campaigns",
             prefix="campaigns/",
         )

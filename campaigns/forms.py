@@ -184,3 +184,243 @@ class MessageFilterForm(forms.Form):
             return {}
         self.is_valid()
         return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v}
+
+
+# --- Campaigns ---------------------------------------------------------------------------------
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+class CampaignForm(forms.Form):
+    """A campaign's fields as the console asks them. The rules (texts, ranges, the list's
+    members) are the service's (``campaigns.services.campaigns.campaign_problems``)."""
+
+    AUDIENCE = [
+        ("segment", gettext_lazy("A saved segment")),
+        ("list", gettext_lazy("An uploaded list")),
+    ]
+
+    name = forms.CharField(label=gettext_lazy("Campaign name"), max_length=120)
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Kind"),
+        choices=[(Kind.PROMOTION, Kind.PROMOTION.label), (Kind.VALUE, Kind.VALUE.label)],
+        help_text=gettext_lazy(
+            "The 3:1 rule asks for three value messages for each promotion a member receives."
+        ),
+    )
+    audience = forms.ChoiceField(
+        label=gettext_lazy("Audience"),
+        choices=AUDIENCE,
+        widget=forms.RadioSelect,
+        initial="segment",
+    )
+    segment = forms.ModelChoiceField(
+        label=gettext_lazy("Segment"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("Choose a segment"),
+    )
+    members = forms.CharField(
+        label=gettext_lazy("Phones or member codes"),
+        required=False,
+        max_length=2_000_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy("One a line, or separated by commas; up to 100,000."),
+    )
+    members_file = forms.FileField(
+        label=gettext_lazy("Or a CSV or text file of them"), required=False
+    )
+    channels = forms.MultipleChoiceField(
+        label=gettext_lazy("Channels"),
+        choices=Channel.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    sms_body = forms.CharField(
+        label=gettext_lazy("SMS text"),
+        required=False,
+        max_length=4000,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    email_subject = forms.CharField(
+        label=gettext_lazy("Email subject"), required=False, max_length=200
+    )
+    email_body = forms.CharField(
+        label=gettext_lazy("Email text"),
+        required=False,
+        max_length=4000,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    wecom_body = forms.CharField(
+        label=gettext_lazy("WeCom text"),
+        required=False,
+        max_length=4000,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    portal_body = forms.CharField(
+        label=gettext_lazy("Portal inbox text"),
+        required=False,
+        max_length=4000,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    offer = forms.ModelChoiceField(
+        label=gettext_lazy("Offer"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("No offer"),
+        help_text=gettext_lazy("Each treated member is issued one voucher when the message goes."),
+    )
+    budget = forms.DecimalField(
+        label=gettext_lazy("Budget (CNY)"),
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+    )
+    starts_at = forms.DateTimeField(
+        label=gettext_lazy("Starts at"),
+        input_formats=[DATETIME_LOCAL, "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+    )
+    repeat = forms.ChoiceField(label=gettext_lazy("Repeats"), choices=[])
+    repeat_until = forms.DateField(
+        label=gettext_lazy("Repeats until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    conversion_window_days = forms.IntegerField(
+        label=gettext_lazy("Conversion window (days)"), initial=14, min_value=1, max_value=90
+    )
+    holdout_percent = forms.IntegerField(
+        label=gettext_lazy("Holdout (%)"),
+        initial=10,
+        min_value=0,
+        max_value=50,
+        help_text=gettext_lazy(
+            "Members drawn at random who get nothing: what they buy shows what the campaign added."
+        ),
+    )
+    owner = forms.ModelChoiceField(
+        label=gettext_lazy("Owner"), queryset=None, required=False, empty_label=gettext_lazy("Me")
+    )
+    occasion = forms.CharField(label=gettext_lazy("Occasion"), required=False, max_length=60)
+    occasion_date = forms.DateField(
+        label=gettext_lazy("Occasion date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from accounts.models import User
+        from campaigns.models import Campaign
+        from members.models import Segment, VoucherTemplate
+
+        super().__init__(*args, **kwargs)
+        self.fields["segment"].queryset = Segment.objects.order_by("name")
+        self.fields["offer"].queryset = VoucherTemplate.objects.filter(is_active=True).order_by(
+            "code"
+        )
+        self.fields["owner"].queryset = User.objects.filter(
+            is_active=True, kind=User.Kind.STAFF
+        ).order_by("email")
+        self.fields["repeat"].choices = Campaign.Repeat.choices
+
+    @staticmethod
+    def initial_of(campaign: Any) -> dict[str, Any]:
+        from django.utils import timezone
+
+        texts = {m.channel: m for m in campaign.messages.all()}
+        initial = {
+            "name": campaign.name,
+            "kind": campaign.kind,
+            "audience": "list" if campaign.uses_list else "segment",
+            "segment": campaign.segment_id,
+            "channels": campaign.channels,
+            "offer": campaign.offer_id,
+            "budget": campaign.budget,
+            "starts_at": timezone.localtime(campaign.starts_at).replace(tzinfo=None),
+            "repeat": campaign.repeat,
+            "repeat_until": campaign.repeat_until,
+            "conversion_window_days": campaign.conversion_window_days,
+            "holdout_percent": campaign.holdout_percent,
+            "owner": campaign.owner_id,
+            "occasion": campaign.occasion,
+            "occasion_date": campaign.occasion_date,
+        }
+        for channel, m in texts.items():
+            initial[f"{channel}_body"] = m.body
+            if channel == "email":
+                initial["email_subject"] = m.subject
+        return initial
+
+    def data_for_service(self, *, keep_list: bool = False) -> dict[str, Any]:
+        """The checked values as ``campaign_save`` takes them. An uploaded list is read from
+        the text box and the file; ``keep_list`` keeps a saved list when neither is given."""
+        from members.services.offers import pasted_tokens
+        from scrm.csv_safe import csv_decode
+
+        d = self.cleaned_data
+        members = None
+        if d["audience"] == "list":
+            text = d.get("members") or ""
+            upload = d.get("members_file")
+            if upload is not None:
+                text += "\n" + csv_decode(upload.read(4_000_000))
+            tokens = pasted_tokens(text)
+            members = tokens if tokens or not keep_list else None
+            if members is not None and not members:
+                members = []
+        return {
+            "name": d["name"],
+            "kind": d["kind"],
+            "segment": d.get("segment") if d["audience"] == "segment" else None,
+            "members": members,
+            "keep_list": keep_list and d["audience"] == "list" and members is None,
+            "channels": d["channels"],
+            "messages": {
+                ch: {
+                    "body": d.get(f"{ch}_body") or "",
+                    "subject": d.get("email_subject") or "" if ch == "email" else "",
+                }
+                for ch in d["channels"]
+            },
+            "offer": d.get("offer"),
+            "budget": d.get("budget"),
+            "starts_at": d["starts_at"],
+            "repeat": d["repeat"],
+            "repeat_until": d.get("repeat_until"),
+            "conversion_window_days": d["conversion_window_days"],
+            "holdout_percent": d["holdout_percent"],
+            "owner": d.get("owner"),
+            "occasion": d.get("occasion") or "",
+            "occasion_date": d.get("occasion_date"),
+        }
+
+
+class BrandDayForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=60)
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=[])
+    date = forms.DateField(
+        label=gettext_lazy("Date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    repeat = forms.ChoiceField(label=gettext_lazy("Repeats"), choices=[])
+    store = forms.ModelChoiceField(
+        label=gettext_lazy("Store"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("All stores"),
+    )
+    note = forms.CharField(label=gettext_lazy("Note"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from accounts.models import Store
+        from campaigns.models import BrandDay
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = BrandDay.Kind.choices
+        self.fields["repeat"].choices = BrandDay.Repeat.choices
+        self.fields["store"].queryset = Store.objects.order_by("code")

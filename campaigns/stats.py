@@ -32,9 +32,7 @@ def rate(converted: int, members: int) -> float:
     return converted / members if members else 0.0
 
 
-def lift_estimate(
-    *, treated: int, treated_converted: int, held: int, held_converted: int
-) -> Lift:
+def lift_estimate(*, treated: int, treated_converted: int, held: int, held_converted: int) -> Lift:
     """The lift of the treatment's conversion rate over the holdout's. Without members in
     both groups there is nothing to compare (``absolute`` None)."""
     p_t, p_h = rate(treated_converted, treated), rate(held_converted, held)

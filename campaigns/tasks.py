@@ -23,3 +23,10 @@ def webhooks_deliver() -> int:
         if n == 0:
             break
     return total
+
+
+@shared_task(name="campaigns.tasks.campaigns_advance", ignore_result=True)
+def campaigns_advance() -> dict:
+    from campaigns.services.campaigns import campaigns_advance as advance
+
+    return advance(budget_seconds=25.0)

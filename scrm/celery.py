@@ -28,6 +28,11 @@ app.conf.beat_schedule = {
         "task": "campaigns.tasks.outbox_relay",
         "schedule": 5.0,
     },
+    # Campaigns: the launch's outbox written on, rounds, results, finishing (any worker).
+    "campaigns-advance": {
+        "task": "campaigns.tasks.campaigns_advance",
+        "schedule": 30.0,
+    },
     "webhooks-deliver": {
         "task": "campaigns.tasks.webhooks_deliver",
         "schedule": 5.0,

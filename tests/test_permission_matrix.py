@@ -137,6 +137,24 @@ TABLE: dict[str, tuple[str | dict[str, str], tuple[str, ...]]] = {
     "console:settings": ("console", PAGES),
     "console:segments": ("console", PAGES),
     "campaigns:home": ("console", PAGES),
+    "campaigns:list": ("console", PAGES),
+    "campaigns:new": ("console", PAGES),
+    "campaigns:detail": ("console", PAGES),
+    "campaigns:edit": ("console", PAGES),
+    "campaigns:dry_run": ("console", ("POST",)),
+    "campaigns:launch": ("console", ("POST",)),
+    "campaigns:cancel": ("console", ("POST",)),
+    "campaigns:results": ("console", PAGES),
+    "campaigns:results_refresh": ("console", ("POST",)),
+    "campaigns:members": ("console", PAGES),
+    "campaigns:days": ("console", PAGES),
+    "campaigns:day_edit": ("console", PAGES),
+    "api:campaign-list": ("api_brand", ("GET", "POST")),
+    "api:campaign-detail": ("api_brand", ("GET",)),
+    "api:campaign-launch": ("api_brand", ("POST",)),
+    "api:campaign-cancel": ("api_brand", ("POST",)),
+    "api:campaign-audience": ("api_brand", ("GET",)),
+    "api:campaign-results": ("api_brand", ("GET",)),
     "community:home": ("console", PAGES),
     "accounts:store_list": ("console_admin", PAGES),
     "accounts:store_new": ("console_admin", PAGES),
@@ -353,6 +371,13 @@ def world(db, store_sh, store_bj, member, clerk_sh, clerk_bj, operator, admin_us
         endpoint=hook, event_id=1, event_type="tier.changed", body="{}", status="failed"
     )
     segment = Segment.objects.create(name="s", definition={"match": "all", "groups": []})
+    from campaigns.models import BrandDay, Campaign, CampaignMessage
+
+    campaign = Campaign.objects.create(
+        name="中秋", segment=segment, channels=["portal"], starts_at=timezone.now()
+    )
+    CampaignMessage.objects.create(campaign=campaign, channel="portal", body="{name}")
+    brand_day = BrandDay.objects.create(name="会员日", date=timezone.localdate())
     job = ImportJob.objects.create(
         kind="orders", file=SimpleUploadedFile("a.csv", b"x"), filename="a.csv", status="invalid"
     )
@@ -388,6 +413,25 @@ def world(db, store_sh, store_bj, member, clerk_sh, clerk_bj, operator, admin_us
         "webhooks:delivery": hook_delivery.pk,
         "webhooks:delivery_retry": hook_delivery.pk,
         "api:webhook-detail": hook.pk + 1_000_000,  # no such endpoint
+        **{
+            name: campaign.pk
+            for name in (
+                "campaigns:detail",
+                "campaigns:edit",
+                "campaigns:dry_run",
+                "campaigns:launch",
+                "campaigns:cancel",
+                "campaigns:results",
+                "campaigns:results_refresh",
+                "campaigns:members",
+                "api:campaign-detail",
+                "api:campaign-launch",
+                "api:campaign-cancel",
+                "api:campaign-audience",
+                "api:campaign-results",
+            )
+        },
+        "campaigns:day_edit": brand_day.pk,
     }
     from django.contrib import admin
 

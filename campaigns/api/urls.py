@@ -1,5 +1,5 @@
 """The campaigns app's API routes (in the API's shared namespace)."""
 
-from campaigns.api import messages, webhooks
+from campaigns.api import campaigns, messages, webhooks
 
-urlpatterns = [*messages.urlpatterns, *webhooks.urlpatterns]
+urlpatterns = [*campaigns.urlpatterns, *messages.urlpatterns, *webhooks.urlpatterns]

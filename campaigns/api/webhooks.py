@@ -67,12 +67,13 @@ class WebhookTypesOutput(serializers.ListField):
     child = serializers.CharField()
 
 
-def _brand_actor(request: Request):
-    """Webhooks see every store's members: a key limited to a store may not manage them."""
+def brand_actor(request: Request):
+    """Webhooks and campaigns see every store's members: a key limited to a store may not
+    manage them."""
     actor = actor_of(request)
     if not actor.whole_brand or actor.kind not in ("key", "operator", "admin"):
         raise ApplicationError(
-            _("Webhooks are for the whole brand: use an API key without a store."),
+            _("This is for the whole brand: use an API key without a store."),
             code="permission_denied",
             status_code=403,
         )
@@ -133,7 +134,7 @@ class WebhookListCreateApi(APIView):
         responses=paginated(WebhookOut, "PaginatedWebhookList"),
     )
     def get(self, request: Request) -> Response:
-        _brand_actor(request)
+        brand_actor(request)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(webhook_endpoints(), request, view=self)
         return paginator.get_paginated_response(WebhookOut(page, many=True).data)
@@ -145,7 +146,7 @@ class WebhookListCreateApi(APIView):
         responses={201: WebhookCreatedOut, 200: WebhookCreatedOut},
     )
     def post(self, request: Request) -> Response:
-        actor = _brand_actor(request)
+        actor = brand_actor(request)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 100:
             raise ApplicationError(
@@ -190,7 +191,7 @@ class WebhookDetailApi(APIView):
         responses={204: OpenApiResponse(description="Deleted, with its delivery log.")},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        _brand_actor(request)
+        brand_actor(request)
         endpoint = WebhookEndpoint.objects.filter(pk=pk).first()
         if endpoint is None:
             raise Http404

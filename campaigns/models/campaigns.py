@@ -80,7 +80,10 @@ class Campaign(models.Model):
     kind = models.CharField(
         _("kind"),
         max_length=16,
-        choices=[(Kind.PROMOTION.value, Kind.PROMOTION.label), (Kind.VALUE.value, Kind.VALUE.label)],
+        choices=[
+            (Kind.PROMOTION.value, Kind.PROMOTION.label),
+            (Kind.VALUE.value, Kind.VALUE.label),
+        ],
         default=Kind.PROMOTION,
     )
     status = models.CharField(

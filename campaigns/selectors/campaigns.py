@@ -82,7 +82,7 @@ def ranked_sql(campaign: Campaign) -> tuple[str, list[Any]]:
     sql, params = audience_reachable(campaign).order_by().values_list("id").query.sql_with_params()
     collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
     return (
-        "SELECT a.id AS member_id, count(*) OVER () AS n, row_number() OVER ("
+        "SELECT a.id AS member_id, count(*) OVER () AS n, row_number() OVER ("  # noqa: S608 (names from a fixed set, numbers checked)
         f"ORDER BY md5(CAST(%s AS TEXT) || ':' || CAST(a.id AS TEXT)){collate}, a.id) AS rn"
         f" FROM ({sql}) a",
         [str(campaign.seed), *params],
@@ -127,7 +127,7 @@ def _profiles_sql(campaign: Campaign, since: datetime) -> tuple[str, list[Any]]:
         cols.append(f"m.consent_{ch}")
         cols.append(f"CASE WHEN {ADDRESS_SQL[ch]} THEN 1 ELSE 0 END")
         cols.append(
-            "CASE WHEN EXISTS (SELECT 1 FROM campaigns_unreachable u WHERE u.member_id = m.id"
+            "CASE WHEN EXISTS (SELECT 1 FROM campaigns_unreachable u WHERE u.member_id = m.id"  # noqa: S608 (names from a fixed set, numbers checked)
             f" AND u.channel = '{ch}' AND (u.address = '' OR u.address = {ADDRESS_COLUMN[ch]}))"
             " THEN 1 ELSE 0 END"
         )
@@ -137,7 +137,7 @@ def _profiles_sql(campaign: Campaign, since: datetime) -> tuple[str, list[Any]]:
     inner = ", ".join(f"{k} AS {name}" for k, name in zip(keys, names, strict=True))
     listed = ", ".join(names)
     sql = (
-        f"SELECT {listed}, count(*) FROM (SELECT {inner}"
+        f"SELECT {listed}, count(*) FROM (SELECT {inner}"  # noqa: S608 (names from a fixed set, numbers checked)
         f" FROM ({ranked}) r JOIN members_member m ON m.id = r.member_id"
         " LEFT JOIN (SELECT DISTINCT member_id FROM campaigns_message"
         "  WHERE kind IN ('value', 'promotion') AND sent_at IS NOT NULL AND sent_at > %s) h"
@@ -309,7 +309,9 @@ def campaign_conflicts(campaign: Campaign, *, now: datetime, at: datetime) -> li
         for other in Campaign.objects.filter(
             status__in=(Campaign.Status.SCHEDULED, Campaign.Status.RUNNING),
         ).exclude(pk=campaign.pk):
-            close = any(abs(start - at) <= timedelta(days=OVERLAP_DAYS) for start in other.round_starts())
+            close = any(
+                abs(start - at) <= timedelta(days=OVERLAP_DAYS) for start in other.round_starts()
+            )
             if not close:
                 continue
             shared = audience.filter(
@@ -333,7 +335,11 @@ def campaign_conflicts(campaign: Campaign, *, now: datetime, at: datetime) -> li
         local = timezone.localtime(at).date()
         for day in (local, local + dt.timedelta(days=1)):
             holiday = next(
-                (d for d in calendar.public_holidays(day.year) if d.date == day and d.kind == calendar.HOLIDAY),
+                (
+                    d
+                    for d in calendar.public_holidays(day.year)
+                    if d.date == day and d.kind == calendar.HOLIDAY
+                ),
                 None,
             )
             if holiday is not None:
@@ -357,7 +363,9 @@ def campaign_conflicts(campaign: Campaign, *, now: datetime, at: datetime) -> li
             held = held.filter(template__stackable=False)
         holders = held.values("member_id").distinct().count()
         if holders:
-            warnings.append({"code": "stacking", "members": holders, "stackable": template.stackable})
+            warnings.append(
+                {"code": "stacking", "members": holders, "stackable": template.stackable}
+            )
     return warnings
 
 
@@ -365,7 +373,9 @@ def campaign_conflicts(campaign: Campaign, *, now: datetime, at: datetime) -> li
 
 
 def _window(campaign: Campaign) -> tuple[datetime, datetime]:
-    start = campaign.launched_at and max(campaign.starts_at, campaign.launched_at) or campaign.starts_at
+    start = campaign.starts_at
+    if campaign.launched_at is not None:
+        start = max(start, campaign.launched_at)
     return start, campaign.window_end
 
 
@@ -503,9 +513,9 @@ def campaign_members(campaign: Campaign, *, group: str, which: str = "all") -> Q
         .select_related("member", "member__tier", "member__store")
         .order_by("member_id")
     )
-    orders = Order.objects.filter(
-        placed_at__gte=start, placed_at__lt=end
-    ).exclude(status=Order.Status.REFUNDED)
+    orders = Order.objects.filter(placed_at__gte=start, placed_at__lt=end).exclude(
+        status=Order.Status.REFUNDED
+    )
     sent = Message.objects.filter(
         source_type=Message.SourceType.CAMPAIGN,
         source_id__in=campaign.source_ids(),

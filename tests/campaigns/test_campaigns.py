@@ -82,15 +82,17 @@ def test_a_10000_member_campaign_holds_out_10_percent_and_messages_only_the_trea
     ids = _members(10_000, consent_portal=True)
     Member.objects.filter(pk__in=ids[::2]).update(consent_sms=True)
     offer = VoucherTemplate.objects.create(
-        code="MOON-50", kind="amount_off", amount=Decimal("50"), name_zh="中秋50元", name_en="50 off"
+        code="MOON-50",
+        kind="amount_off",
+        amount=Decimal("50"),
+        name_zh="中秋50元",
+        name_en="50 off",
     )
     c = _campaign(operator, offer=offer)
     now = datetime(2026, 9, 21, 10, 0, tzinfo=SH)
     c = svc.campaign_launch(campaign=c, actor=operator, now=now)
     assert c.status == Campaign.Status.RUNNING
-    groups = dict(
-        CampaignMember.objects.filter(campaign=c).values_list("member_id", "group")
-    )
+    groups = dict(CampaignMember.objects.filter(campaign=c).values_list("member_id", "group"))
     assert len(groups) == 10_000  # one row a member: nobody in both groups
     held = {m for m, g in groups.items() if g == "holdout"}
     assert abs(len(held) / 10_000 - 0.10) <= 0.015
@@ -104,7 +106,11 @@ def test_a_10000_member_campaign_holds_out_10_percent_and_messages_only_the_trea
     assert per["portal"] == 9000
     assert per["sms"] == len(treated & set(ids[::2]))
     assert messages.values("member_id", "channel").distinct().count() == messages.count()
-    assert messages.filter(member_id=ids[0]).first().text in ("会员0，中秋快乐！", "会员0，中秋快乐！{voucher}", "会员0，中秋礼遇已到。拒收请回复R") or ids[0] in held
+    assert (
+        messages.filter(member_id=ids[0]).first().text
+        in ("会员0，中秋快乐！", "会员0，中秋快乐！{voucher}", "会员0，中秋礼遇已到。拒收请回复R")
+        or ids[0] in held
+    )
 
     # Launching again, or a worker writing the outbox again from the start, changes nothing.
     with pytest.raises(ApplicationError) as e:
@@ -164,7 +170,9 @@ def test_a_running_campaign_cannot_be_edited_and_cancel_stops_what_was_not_sent(
     c = svc.campaign_cancel(campaign=c, actor=operator)
     assert c.status == Campaign.Status.CANCELLED
     rows = Message.objects.filter(source_id=f"{c.pk}:0")
-    assert rows.count() == c.treatment_count and set(rows.values_list("reason", flat=True)) == {"cancelled"}
+    assert rows.count() == c.treatment_count and set(rows.values_list("reason", flat=True)) == {
+        "cancelled"
+    }
     assert outbox_relay_batch(now=timezone.now()) == 0
 
 
@@ -184,7 +192,9 @@ def test_bad_input_names_the_field(operator):
     assert {"name", "sms_body", "holdout_percent", "conversion_window_days"} <= set(f)
     assert not Campaign.objects.exists()
     with pytest.raises(ApplicationError) as e:
-        svc.campaign_save(data=_data(segment=None, members=["M404404", "+8613900000000"]), actor=operator)
+        svc.campaign_save(
+            data=_data(segment=None, members=["M404404", "+8613900000000"]), actor=operator
+        )
     assert "members" in e.value.fields and "M404404" in e.value.fields["members"][0]
 
 
@@ -291,7 +301,10 @@ def test_the_dry_run_predicts_what_the_launch_and_the_relay_do(operator, kind, l
         assert mine.filter(status="deferred").count() == line["deferred"], line
         assert mine.exclude(status="skipped").count() == line["reachable"], line
         for reason in ("quiet_hours", "frequency_cap", "ratio_3_1", "member_frequency"):
-            assert mine.filter(status="deferred", reason=reason).count() == line[reason], (reason, line)
+            assert mine.filter(status="deferred", reason=reason).count() == line[reason], (
+                reason,
+                line,
+            )
     if local_time == (22, 0):
         assert sum(line["quiet_hours"] for line in dry["channels"]) > 0
     else:
@@ -316,8 +329,12 @@ def test_results_compare_the_groups_and_count_orders_in_the_window(operator):
         nonlocal n
         n += 1
         Order.objects.create(
-            source="test", external_id=f"o{n}", member_id=member_id, placed_at=at,
-            total=Decimal(total), request_hash="x",
+            source="test",
+            external_id=f"o{n}",
+            member_id=member_id,
+            placed_at=at,
+            total=Decimal(total),
+            request_hash="x",
         )
 
     for m in treated[:90]:
@@ -361,16 +378,16 @@ def test_the_advance_starts_and_finishes_campaigns_and_freezes_the_results(opera
     svc.campaigns_advance(now=start + timedelta(days=16))
     c.refresh_from_db()
     assert c.results == frozen
-    actions = set(
-        AuditEntry.objects.filter(target_id=str(c.pk)).values_list("action", flat=True)
-    )
+    actions = set(AuditEntry.objects.filter(target_id=str(c.pk)).values_list("action", flat=True))
     assert {"campaign.started", "campaign.finished"} <= actions
 
 
 def test_a_weekly_campaign_writes_each_round_a_day_ahead(operator):
     _members(10, consent_portal=True)
     start = datetime(2026, 10, 1, 10, 0, tzinfo=SH)
-    c = _campaign(operator, starts_at=start, repeat="weekly", repeat_until=start.date() + timedelta(days=14))
+    c = _campaign(
+        operator, starts_at=start, repeat="weekly", repeat_until=start.date() + timedelta(days=14)
+    )
     assert len(c.round_starts()) == 3
     c = svc.campaign_launch(campaign=c, actor=operator, now=start)
     svc.campaigns_advance(now=start + timedelta(days=5))

@@ -95,6 +95,16 @@ PAGES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
         ("offers:product_import", (), ""),
         ("offers:product_edit", ("product_pk",), ""),
         ("campaigns:home", (), ""),
+        ("campaigns:home", (), "?view=week"),
+        ("campaigns:home", (), "?view=list&terms=1"),
+        ("campaigns:list", (), ""),
+        ("campaigns:new", (), "?occasion=中秋节&date=2027-09-15"),
+        ("campaigns:detail", ("draft_campaign_pk",), ""),
+        ("campaigns:edit", ("draft_campaign_pk",), ""),
+        ("campaigns:detail", ("campaign_pk",), ""),
+        ("campaigns:results", ("campaign_pk",), ""),
+        ("campaigns:members", ("campaign_pk",), "?group=holdout"),
+        ("campaigns:days", (), ""),
         ("messages:log", (), ""),
         ("messages:detail", ("message_pk",), ""),
         ("messages:member", ("code",), ""),
@@ -344,7 +354,47 @@ def world(db):
         "product_pk": str(Product.objects.get(sku="SERUM-30ML-2026").pk),
         **messages,
         **_webhooks_world(operator),
+        **_campaigns_world(operator, segment),
     }
+
+
+def _campaigns_world(operator, segment) -> dict[str, str]:
+    """A running campaign with its results, a draft with its dry run, brand days."""
+    from campaigns.models import BrandDay
+    from campaigns.services import campaigns as cs
+
+    now = timezone.now()
+    data = {
+        "name": "中秋团圆季·老客回购礼遇（满 300 减 50，会员专享，限时三天）",
+        "kind": "promotion",
+        "segment": segment,
+        "channels": ["portal", "sms"],
+        "messages": {
+            "portal": {
+                "body": "{name}，中秋快乐！您的专属礼遇 {voucher} 已到账。" + LONG_NOTE[:200]
+            },
+            "sms": {"body": "{name}，中秋礼遇已到，详情见会员中心 {portal_link} 拒收请回复R"},
+        },
+        "starts_at": now - timedelta(days=3),
+        "conversion_window_days": 14,
+        "holdout_percent": 10,
+        "budget": Decimal("20000"),
+        "occasion": "中秋节",
+    }
+    running = cs.campaign_save(data=data, actor=operator)
+    running = cs.campaign_launch(campaign=running, actor=operator)
+    cs.campaign_results_refresh(running)
+    draft = cs.campaign_save(
+        data={**data, "name": "双十二会员日", "starts_at": now + timedelta(days=5)}, actor=operator
+    )
+    cs.campaign_dry_run_save(campaign=draft)
+    BrandDay.objects.create(
+        name="每月 18 日会员日", kind="member_day", date=now.date(), repeat="monthly"
+    )
+    BrandDay.objects.create(
+        name="静安旗舰店开业纪念日", kind="anniversary", date=now.date(), repeat="yearly"
+    )
+    return {"campaign_pk": str(running.pk), "draft_campaign_pk": str(draft.pk)}
 
 
 def _messages_world(m, clerk) -> dict[str, str]:

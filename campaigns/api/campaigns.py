@@ -1,0 +1,412 @@
+"""Campaigns by API (API.md, *Campaigns*): create a draft, launch it, cancel it, read it, its
+audience by group and its results. For the whole brand only: an API key without a store, or an
+operator's or admin's session; a store-scoped key gets 403."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiKey, AuditEntry
+from campaigns.api.webhooks import IDEMPOTENCY_KEY, brand_actor
+from campaigns.models import Campaign
+from campaigns.models.messages import Channel
+from campaigns.selectors import campaigns as selectors
+from campaigns.services import campaigns as services
+from members.api.schema import PAGE, paginated
+from members.models import Segment, VoucherTemplate
+from members.services.idempotency import idempotency_replay, idempotency_store, request_hash
+from scrm.exceptions import ApplicationError
+
+RESULTS_FRESH = timedelta(minutes=1)
+
+
+class CampaignOut(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=Campaign.Status.values)
+    kind = serializers.ChoiceField(choices=["promotion", "value"])
+    channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.values))
+    audience = serializers.SerializerMethodField()
+    offer = serializers.SerializerMethodField()
+    budget = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "status",
+            "audience",
+            "channels",
+            "offer",
+            "budget",
+            "starts_at",
+            "repeat",
+            "repeat_until",
+            "conversion_window_days",
+            "holdout_percent",
+            "audience_count",
+            "treatment_count",
+            "holdout_count",
+            "launched_at",
+            "finished_at",
+            "cancelled_at",
+            "created_at",
+        ]
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {"segment": {"type": "integer"}, "list": {"type": "boolean"}},
+        }
+    )
+    def get_audience(self, obj: Campaign) -> dict:
+        if obj.uses_list:
+            return {"list": True}
+        return {"segment": obj.segment_id}
+
+    def get_offer(self, obj: Campaign) -> str | None:
+        return obj.offer.code if obj.offer_id else None
+
+
+def _audience_field(value):
+    if not isinstance(value, dict) or (("segment" in value) == ("members" in value)):
+        raise serializers.ValidationError(_('Give {"segment": id} or {"members": [member codes]}.'))
+    return value
+
+
+class CampaignIn(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    kind = serializers.ChoiceField(choices=["promotion", "value"])
+    audience = serializers.JSONField(
+        help_text='{"segment": id} or {"members": ["M7Q2K9", ...]} (up to 100,000 codes).',
+        validators=[_audience_field],
+    )
+    holdout_percent = serializers.IntegerField(min_value=0, max_value=50, default=10)
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.values), min_length=1, max_length=4
+    )
+    message = serializers.DictField(
+        child=serializers.CharField(max_length=5000, allow_blank=True),
+        help_text="The text per channel, with {variables}.",
+    )
+    subject = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="The email's subject."
+    )
+    offer = serializers.CharField(max_length=40, allow_null=True, required=False, default=None)
+    budget = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    starts_at = serializers.DateTimeField()
+    repeat = serializers.ChoiceField(choices=Campaign.Repeat.values, default="once")
+    repeat_until = serializers.DateField(required=False, allow_null=True)
+    conversion_window_days = serializers.IntegerField(min_value=1, max_value=90, default=14)
+
+
+def _data(d: dict) -> dict:
+    """The API's body as the service's checked values (a 400 names what is unknown)."""
+    audience = d["audience"]
+    segment = None
+    members = None
+    if "segment" in audience:
+        seg = audience["segment"]
+        if not isinstance(seg, int) or isinstance(seg, bool):
+            raise ApplicationError(
+                _("Give the segment's id."), fields={"audience": [_("Give the segment's id.")]}
+            )
+        segment = Segment.objects.filter(pk=seg).first() if 0 < seg < 2**63 else None
+        if segment is None:
+            raise ApplicationError(
+                _("No segment has this id."), fields={"audience": [_("No segment has this id.")]}
+            )
+    else:
+        members = audience["members"]
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise ApplicationError(
+                _("Give the members as a list of member codes."),
+                fields={"audience": [_("Give the members as a list of member codes.")]},
+            )
+        members = [m.replace("\x00", "").strip() for m in members if m.strip()]
+    offer = None
+    if d.get("offer"):
+        offer = VoucherTemplate.objects.filter(code=d["offer"].replace("\x00", "")).first()
+        if offer is None:
+            raise ApplicationError(
+                _("No voucher template has this code."),
+                fields={"offer": [_("No voucher template has this code.")]},
+            )
+    unknown = set(d["message"]) - set(d["channels"])
+    if unknown:
+        raise ApplicationError(
+            _("A message for a channel the campaign does not use."),
+            fields={
+                "message": [
+                    _("No such channel in channels: %(c)s") % {"c": ", ".join(sorted(unknown))}
+                ]
+            },
+        )
+    messages = {
+        ch: {
+            "body": d["message"].get(ch, ""),
+            "subject": (d.get("subject") or d["name"]) if ch == "email" else "",
+        }
+        for ch in d["channels"]
+    }
+    return {
+        "name": d["name"],
+        "kind": d["kind"],
+        "segment": segment,
+        "members": members,
+        "channels": d["channels"],
+        "messages": messages,
+        "offer": offer,
+        "budget": d.get("budget"),
+        "starts_at": d["starts_at"],
+        "repeat": d["repeat"],
+        "repeat_until": d.get("repeat_until"),
+        "conversion_window_days": d["conversion_window_days"],
+        "holdout_percent": d["holdout_percent"],
+    }
+
+
+def _who(actor) -> str:
+    return f"key:{actor.key.pk}" if isinstance(actor.key, ApiKey) else f"user:{actor.user.pk}"
+
+
+def _user(request: Request):
+    return request.user if request.user.is_authenticated else None
+
+
+def _idempotent(request: Request, scope: str, run, ok_status: int) -> Response:
+    """Run ``run()`` (returning the body) once per Idempotency-Key: a replay answers 200 with
+    the first answer."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 100:
+        raise ApplicationError(
+            _("An Idempotency-Key has at most 100 characters."),
+            fields={"Idempotency-Key": [_("At most 100 characters.")]},
+        )
+    hash_ = request_hash(request.data if isinstance(request.data, dict) else {})
+    if key:
+        record = idempotency_replay(scope=scope, key=key, hash_=hash_)
+        if record is not None:
+            return Response(record.response, status=status.HTTP_200_OK)
+    try:
+        with transaction.atomic():
+            body = run()
+            if key:
+                idempotency_store(
+                    scope=scope, key=key, hash_=hash_, status_code=ok_status, response=body
+                )
+    except IntegrityError:
+        record = idempotency_replay(scope=scope, key=key, hash_=hash_) if key else None
+        if record is None:
+            raise
+        return Response(record.response, status=status.HTTP_200_OK)
+    return Response(body, status=ok_status)
+
+
+def _campaign(pk: int) -> Campaign:
+    campaign = (
+        Campaign.objects.select_related("offer", "segment").filter(pk=pk).first()
+        if 0 < pk < 2**63
+        else None
+    )
+    if campaign is None:
+        raise Http404
+    return campaign
+
+
+class CampaignListCreateApi(APIView):
+    @extend_schema(
+        operation_id="campaigns_list",
+        parameters=[PAGE],
+        responses=paginated(CampaignOut, "PaginatedCampaignList"),
+    )
+    def get(self, request: Request) -> Response:
+        brand_actor(request)
+        paginator = PageNumberPagination()
+        qs = Campaign.objects.select_related("offer").order_by("-created_at", "-id")
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(CampaignOut(page, many=True).data)
+
+    @extend_schema(
+        operation_id="campaigns_create",
+        request=CampaignIn,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: CampaignOut, 200: CampaignOut},
+    )
+    def post(self, request: Request) -> Response:
+        actor = brand_actor(request)
+        data = CampaignIn(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def run() -> dict:
+            campaign = services.campaign_save(
+                data=_data(data.validated_data), actor=_user(request), via=AuditEntry.Via.API
+            )
+            return CampaignOut(campaign).data
+
+        return _idempotent(request, f"campaign-create:{_who(actor)}", run, status.HTTP_201_CREATED)
+
+
+class CampaignDetailApi(APIView):
+    @extend_schema(operation_id="campaigns_retrieve", responses=CampaignOut)
+    def get(self, request: Request, pk: int) -> Response:
+        brand_actor(request)
+        return Response(CampaignOut(_campaign(pk)).data)
+
+
+class CampaignLaunchApi(APIView):
+    @extend_schema(
+        operation_id="campaigns_launch",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: CampaignOut},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        actor = brand_actor(request)
+        campaign = _campaign(pk)
+
+        def run() -> dict:
+            launched = services.campaign_launch(
+                campaign=campaign, actor=_user(request), via=AuditEntry.Via.API
+            )
+            return CampaignOut(launched).data
+
+        return _idempotent(request, f"campaign-launch:{pk}:{_who(actor)}", run, status.HTTP_200_OK)
+
+
+class CampaignCancelApi(APIView):
+    @extend_schema(
+        operation_id="campaigns_cancel",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: CampaignOut},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        actor = brand_actor(request)
+        campaign = _campaign(pk)
+
+        def run() -> dict:
+            cancelled = services.campaign_cancel(
+                campaign=campaign, actor=_user(request), via=AuditEntry.Via.API
+            )
+            return CampaignOut(cancelled).data
+
+        return _idempotent(request, f"campaign-cancel:{pk}:{_who(actor)}", run, status.HTTP_200_OK)
+
+
+class AudienceOut(serializers.Serializer):
+    member = serializers.CharField()
+    group = serializers.ChoiceField(choices=["treatment", "holdout"])
+    message_status = serializers.CharField(allow_null=True)
+
+
+GROUP = OpenApiParameter(
+    "group", {"type": "string", "enum": ["treatment", "holdout"]}, description="One group only."
+)
+
+
+class CampaignAudienceApi(APIView):
+    @extend_schema(
+        operation_id="campaigns_audience",
+        parameters=[GROUP, PAGE],
+        responses=paginated(AudienceOut, "PaginatedCampaignAudience"),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        brand_actor(request)
+        campaign = _campaign(pk)
+        group = request.query_params.get("group")
+        if group not in (None, "treatment", "holdout"):
+            raise ApplicationError(
+                _("Choose treatment or holdout."),
+                fields={"group": [_("Choose treatment or holdout.")]},
+            )
+        from campaigns.models import CampaignMember
+
+        qs = CampaignMember.objects.filter(campaign_id=campaign.pk).select_related("member")
+        if group:
+            qs = qs.filter(group=group)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs.order_by("member_id"), request, view=self)
+        statuses = selectors.message_statuses(campaign, [row.member_id for row in page])
+        return paginator.get_paginated_response(
+            [
+                {
+                    "member": row.member.code,
+                    "group": row.group,
+                    "message_status": statuses.get(row.member_id),
+                }
+                for row in page
+            ]
+        )
+
+
+RESULTS_SCHEMA = inline_serializer(
+    name="CampaignResults",
+    fields={
+        "window_days": serializers.IntegerField(),
+        "treatment": serializers.DictField(),
+        "holdout": serializers.DictField(),
+        "lift": serializers.DictField(),
+        "offer_cost": serializers.CharField(),
+        "as_of": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+def results_current(campaign: Campaign) -> dict:
+    """The results as kept (frozen for a finished campaign, refreshed when older than a minute
+    while running); a draft has none yet (409)."""
+    if campaign.launched_at is None:
+        raise ApplicationError(
+            _("The campaign has not been launched yet."),
+            code="campaign_not_launched",
+            status_code=409,
+        )
+    now = timezone.now()
+    fresh = campaign.results_at is not None and now - campaign.results_at < RESULTS_FRESH
+    if campaign.results is None or (campaign.status != Campaign.Status.FINISHED and not fresh):
+        services.campaign_results_refresh(campaign, now=now)
+    return campaign.results
+
+
+class CampaignResultsApi(APIView):
+    @extend_schema(operation_id="campaigns_results", responses=RESULTS_SCHEMA)
+    def get(self, request: Request, pk: int) -> Response:
+        brand_actor(request)
+        campaign = _campaign(pk)
+        results = results_current(campaign)
+        body = {
+            key: results[key]
+            for key in ("window_days", "treatment", "holdout", "lift", "offer_cost")
+        }
+        body["as_of"] = campaign.results_at.isoformat() if campaign.results_at else None
+        return Response(body)
+
+
+urlpatterns = [
+    path("campaigns/", CampaignListCreateApi.as_view(), name="campaign-list"),
+    path("campaigns/<int:pk>/", CampaignDetailApi.as_view(), name="campaign-detail"),
+    path("campaigns/<int:pk>/launch/", CampaignLaunchApi.as_view(), name="campaign-launch"),
+    path("campaigns/<int:pk>/cancel/", CampaignCancelApi.as_view(), name="campaign-cancel"),
+    path("campaigns/<int:pk>/audience/", CampaignAudienceApi.as_view(), name="campaign-audience"),
+    path("campaigns/<int:pk>/results/", CampaignResultsApi.as_view(), name="campaign-results"),
+]
