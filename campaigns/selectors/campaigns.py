@@ -89,20 +89,6 @@ def ranked_sql(campaign: Campaign) -> tuple[str, list[Any]]:
     )
 
 
-def holdout_size(n: int, percent: int) -> int:
-    """round(n × percent / 100), halves up: the SQL's ``rn * 100 <= n * percent + 50``."""
-    return (n * percent + 50) // 100
-
-
-def draw_groups(seed: int, member_ids: list[int], percent: int) -> dict[int, str]:
-    """The draw in plain Python (what ``ranked_sql`` computes): member id -> group."""
-    import hashlib
-
-    ordered = sorted(member_ids, key=lambda m: (hashlib.md5(f"{seed}:{m}".encode()).hexdigest(), m))  # noqa: S324
-    k = holdout_size(len(ordered), percent)
-    return {m: ("holdout" if i < k else "treatment") for i, m in enumerate(ordered)}
-
-
 # --- The dry run ------------------------------------------------------------------------------
 
 

@@ -525,7 +525,7 @@ def webhooks_deliver_due(*, limit: int = 100) -> int:
             if time.monotonic() - started > budget:
                 released.append(d)
                 continue
-            result = _post_one(receivers, d)
+            result = _delivery_post(receivers, d)
             results.append(result)
             if result.status_code is None:
                 unreachable[d.endpoint_id] = result
@@ -535,7 +535,7 @@ def webhooks_deliver_due(*, limit: int = 100) -> int:
     return len(claimed)
 
 
-def _post_one(receivers: _Receivers, d: WebhookDelivery) -> _Result:
+def _delivery_post(receivers: _Receivers, d: WebhookDelivery) -> _Result:
     body = d.body.encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",

@@ -48,7 +48,7 @@ def _actor(request: Request):
     return request.user if request.user and request.user.is_authenticated else None
 
 
-def _parse_one(request: Request, raw: Any):
+def _order_parse(request: Request, raw: Any):
     """An ``OrderIn`` from one raw item, or a (status, error body) when it is not valid."""
     from scrm.api_exceptions import _flatten_fields
 
@@ -65,9 +65,9 @@ def _parse_one(request: Request, raw: Any):
         return exc.status_code, error_body(exc.code, exc.message, exc.fields, **exc.extra)
 
 
-def _ingest_one(request: Request, raw: Any) -> tuple[int, dict]:
+def _order_ingest(request: Request, raw: Any) -> tuple[int, dict]:
     """Validate and ingest one order; returns (status, body). Bad input is a 400, never a 500."""
-    parsed = _parse_one(request, raw)
+    parsed = _order_parse(request, raw)
     if isinstance(parsed, tuple):
         return parsed
     try:
@@ -86,7 +86,7 @@ class OrderCreateApi(APIView):
         description="Ingest one paid order; a replay of (source, external_id) answers 200.",
     )
     def post(self, request: Request) -> Response:
-        status_code, body = _ingest_one(request, request.data)
+        status_code, body = _order_ingest(request, request.data)
         return Response(body, status=status_code)
 
 
@@ -116,7 +116,7 @@ class OrderBatchApi(APIView):
         valid: list[int] = []
         prepared = []
         for i, raw in enumerate(raws):
-            parsed = _parse_one(request, raw)
+            parsed = _order_parse(request, raw)
             if isinstance(parsed, tuple):
                 outcome[i] = parsed
             else:

@@ -118,7 +118,7 @@ def points_redeem(
     if existing is not None:
         return existing, False
     if reward is not None:
-        _take_one(reward)
+        _reward_stock_take(reward)
     if reward is not None and points != reward.points_cost:
         raise ApplicationError(
             _("This reward costs %(cost)s points.") % {"cost": reward.points_cost},
@@ -144,7 +144,7 @@ def points_redeem(
     return entry, True
 
 
-def _take_one(reward: Reward) -> None:
+def _reward_stock_take(reward: Reward) -> None:
     """Take one of the reward's stock, in the redemption's transaction (a redemption refused
     later rolls it back), and refuse a reward not offered now: off, out of its dates, or gone.
     One conditional UPDATE: concurrent redemptions of the last one cannot both get it."""

@@ -337,6 +337,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MemberChannelEnum": "members.models.member.Member.Channel",
         "MessageChannelEnum": "campaigns.models.messages.Channel",
+        "CampaignKindEnum": ["promotion", "value"],
+        "CampaignStatusEnum": "campaigns.models.campaigns.Campaign.Status",
     },
     # Served from our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
