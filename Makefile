@@ -42,6 +42,7 @@ run: install messages
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_demo_messages
+	$(BIN)/python manage.py seed_demo_campaigns
 	$(BIN)/python manage.py rundemo --port $(PORT)
 
 # Lint, migrations check and the suite on PostgreSQL and Redis (see .ci/services.sh for where

@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts import roles
-from accounts.models import ApiKey, AuditEntry, Store, User
+from accounts.models import AUDIT_ACTION_LABELS, ApiKey, AuditEntry, Store, User
 
 
 def stores_for_user(user: User) -> QuerySet[Store]:
@@ -78,9 +78,13 @@ def audit_list(
     return qs
 
 
-def audit_action_choices() -> list[str]:
-    return list(
-        AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()[:200]
+def audit_action_choices() -> list[tuple[str, str]]:
+    """(code, label) of each action the log holds, by label: people pick "Points adjusted", not
+    ``points.adjusted``."""
+    codes = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+    return sorted(
+        ((code, str(AUDIT_ACTION_LABELS.get(code, code))) for code in codes[:200]),
+        key=lambda pair: pair[1],
     )
 
 

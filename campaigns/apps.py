@@ -52,6 +52,39 @@ class CampaignsConfig(AppConfig):
                 ("accounts.use_console", "accounts.manage_members"),
             ),
         )
+        from django.utils.translation import pgettext_lazy
+
+        from accounts.models import register_audit_actions
+
+        register_audit_actions(
+            {
+                "campaign.created": pgettext_lazy("audit action", "Campaign created"),
+                "campaign.changed": pgettext_lazy("audit action", "Campaign changed"),
+                "campaign.launched": pgettext_lazy("audit action", "Campaign launched"),
+                "campaign.started": pgettext_lazy("audit action", "Campaign started"),
+                "campaign.finished": pgettext_lazy("audit action", "Campaign finished"),
+                "campaign.cancelled": pgettext_lazy("audit action", "Campaign cancelled"),
+                "brand_day.created": pgettext_lazy("audit action", "Brand day created"),
+                "brand_day.saved": pgettext_lazy("audit action", "Brand day changed"),
+                "brand_day.deleted": pgettext_lazy("audit action", "Brand day deleted"),
+                "message_template.created": pgettext_lazy(
+                    "audit action", "Message template created"
+                ),
+                "message_template.updated": pgettext_lazy(
+                    "audit action", "Message template changed"
+                ),
+                "message_template.deleted": pgettext_lazy(
+                    "audit action", "Message template deleted"
+                ),
+                "message_settings.updated": pgettext_lazy(
+                    "audit action", "Message guard rails changed"
+                ),
+                "channel.resumed": pgettext_lazy("audit action", "Paused channel resumed"),
+                "staff_task.done": pgettext_lazy(
+                    "audit action", "WeCom message marked as sent by hand"
+                ),
+            }
+        )
         shells.member_links_register(messages.member_links)
         shells.portal_tiles_register(portal.portal_tiles)
         from campaigns.selectors import messages as message_selectors

@@ -266,6 +266,31 @@ class CampaignForm(forms.Form):
         strip=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    sms_template = forms.ModelChoiceField(
+        label=gettext_lazy("SMS template"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("Write my own"),
+    )
+    email_template = forms.ModelChoiceField(
+        label=gettext_lazy("Email template"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("Write my own"),
+    )
+    wecom_template = forms.ModelChoiceField(
+        label=gettext_lazy("WeCom template"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("Write my own"),
+    )
+    portal_template = forms.ModelChoiceField(
+        label=gettext_lazy("Portal inbox template"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("Write my own"),
+        help_text=gettext_lazy("A template fills the text when you leave the text empty."),
+    )
     offer = forms.ModelChoiceField(
         label=gettext_lazy("Offer"),
         queryset=None,
@@ -327,6 +352,10 @@ class CampaignForm(forms.Form):
             is_active=True, kind=User.Kind.STAFF
         ).order_by("email")
         self.fields["repeat"].choices = Campaign.Repeat.choices
+        for channel in Channel.values:
+            self.fields[f"{channel}_template"].queryset = MessageTemplate.objects.filter(
+                channel=channel, is_active=True, kind__in=("value", "promotion")
+            ).order_by("code", "language")
 
     @staticmethod
     def initial_of(campaign: Any) -> dict[str, Any]:
@@ -352,6 +381,7 @@ class CampaignForm(forms.Form):
         }
         for channel, m in texts.items():
             initial[f"{channel}_body"] = m.body
+            initial[f"{channel}_template"] = m.template_id
             if channel == "email":
                 initial["email_subject"] = m.subject
         return initial
@@ -380,13 +410,7 @@ class CampaignForm(forms.Form):
             "members": members,
             "keep_list": keep_list and d["audience"] == "list" and members is None,
             "channels": d["channels"],
-            "messages": {
-                ch: {
-                    "body": d.get(f"{ch}_body") or "",
-                    "subject": d.get("email_subject") or "" if ch == "email" else "",
-                }
-                for ch in d["channels"]
-            },
+            "messages": {ch: self._message(ch) for ch in d["channels"]},
             "offer": d.get("offer"),
             "budget": d.get("budget"),
             "starts_at": d["starts_at"],
@@ -398,6 +422,18 @@ class CampaignForm(forms.Form):
             "occasion": d.get("occasion") or "",
             "occasion_date": d.get("occasion_date"),
         }
+
+    def _message(self, channel: str) -> dict[str, Any]:
+        """A channel's text as typed, or its template's when the text is left empty."""
+        d = self.cleaned_data
+        template = d.get(f"{channel}_template")
+        body = d.get(f"{channel}_body") or ""
+        subject = (d.get("email_subject") or "") if channel == "email" else ""
+        if template is not None and not body.strip():
+            body = template.body
+        if template is not None and channel == "email" and not subject.strip():
+            subject = template.subject
+        return {"body": body, "subject": subject, "template": template}
 
 
 class BrandDayForm(forms.Form):

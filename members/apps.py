@@ -145,6 +145,8 @@ class MembersConfig(AppConfig):
                 "import.abandoned": pgettext_lazy(
                     "audit action", "Import failed: its worker stopped"
                 ),
+                "points.adjusted": pgettext_lazy("audit action", "Points adjusted"),
+                "rules.published": pgettext_lazy("audit action", "Loyalty rules published"),
             }
         )
 

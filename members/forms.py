@@ -489,7 +489,7 @@ class RewardForm(forms.Form):
 
 
 class ProductForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=200)
     category = forms.CharField(label=gettext_lazy("Category"), max_length=64, required=False)
     cycle_days = forms.IntegerField(
         label=gettext_lazy("Consumption cycle (days)"),

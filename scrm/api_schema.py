@@ -63,4 +63,7 @@ def error_responses(result: dict, generator: Any, request: Any, public: bool) ->
                         "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
                     }
                 responses.setdefault(code, response)
+            for code, response in responses.items():  # an error a view declares itself
+                if str(code).isdigit() and int(code) >= 400:
+                    response.setdefault("content", {"application/json": {"schema": ref}})
     return result

@@ -51,6 +51,14 @@ NOT_IN_SCHEMA = [  # (field, how the message starts); "" for any field
     ("name", "Enter a name."),  # a name cannot be emptied; blank is allowed at enrolment
     ("lines[", "More than was "),  # bought / paid for this line and not yet refunded
     ("lines[", "This SKU is not in the order."),
+    # Campaigns: what names data (a segment, codes, a voucher template), the texts' own rules
+    # (variables, the SMS opt-out text and length, an email's subject), the schedule's order.
+    ("audience", ""),
+    ("offer", "No voucher template has this code."),
+    ("offer", "This voucher template is switched off."),
+    ("message", ""),
+    ("subject", "An email needs a subject."),
+    ("repeat_until", ""),
 ]
 
 

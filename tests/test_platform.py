@@ -318,7 +318,22 @@ setup_test_environment()
 print("DEBUG", settings.DEBUG)
 client = Client(raise_request_exception=False)
 print("404", client.get("/no-such-page/").status_code)
-print("403", client.get("/api/v1/members/").status_code)
+print("401", client.get("/api/v1/members/").status_code)
+# A real PermissionDenied: a clerk opening a page of the admin's settings.
+from django.core.management import call_command
+for app in ("accounts", "sessions"):
+    call_command("migrate", app, verbosity=0)
+from accounts import roles
+from accounts.models import Store
+from accounts.services import staff_save
+roles.ensure_role_groups()
+store = Store.objects.create(code="SH01", name="上海店")
+clerk = staff_save(
+    email="clerk@example.com", name="Clerk", role=roles.CLERK, stores=[store],
+    password="correct-horse-battery-staple", actor=None,
+)
+client.force_login(clerk)
+print("403", client.get("/console/settings/stores/").status_code)
 """
 
 
@@ -343,8 +358,10 @@ def test_a_refused_request_is_logged_once_without_a_traceback():
         run = _demo_run({"DEBUG": debug})
         assert run.returncode == 0, run.stderr
         log = run.stderr
+        assert "404 404" in run.stdout and "403 403" in run.stdout, run.stdout
         assert log.count("Not Found: /no-such-page/") == 1, log
-        assert "Traceback" not in log, log
+        assert log.count("Forbidden (Permission denied): /console/settings/stores/") == 1, log
+        assert "Traceback" not in log and "PermissionDenied" not in log, log
 
 
 def test_a_console_sms_is_printed_once(capsys, caplog):

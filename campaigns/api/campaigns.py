@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     inline_serializer,
@@ -30,6 +31,7 @@ from campaigns.models.messages import Channel
 from campaigns.selectors import campaigns as selectors
 from campaigns.services import campaigns as services
 from members.api.schema import PAGE, paginated
+from members.api.serializers import NON_BLANK
 from members.models import Segment, VoucherTemplate
 from members.services.idempotency import idempotency_replay, idempotency_store, request_hash
 from scrm.exceptions import ApplicationError
@@ -85,6 +87,64 @@ class CampaignOut(serializers.ModelSerializer):
         return obj.offer.code if obj.offer_id else None
 
 
+@extend_schema_field(
+    {
+        "description": '{"segment": id} or {"members": ["M7Q2K9", ...]} (up to 100,000 codes).',
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {"segment": {"type": "integer", "minimum": 1}},
+                "required": ["segment"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "members": {
+                        "type": "array",
+                        "items": {"type": "string", "maxLength": 20},
+                        "maxItems": 100_000,
+                    }
+                },
+                "required": ["members"],
+                "additionalProperties": False,
+            },
+        ],
+    }
+)
+class AudienceField(serializers.JSONField):
+    """A saved segment or a static list of member codes."""
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": list(Channel.values)},
+        "minItems": 1,
+        "maxItems": 4,
+        "uniqueItems": True,
+    }
+)
+class ChannelsField(serializers.ListField):
+    child = serializers.ChoiceField(choices=Channel.values)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_length=1, max_length=4, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError(_("Choose channels from the list, each once."))
+        return value
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d{1,10}(\.\d{0,2})?$", "nullable": True}
+)
+class BudgetField(serializers.DecimalField):
+    """CNY, from 0: what the offer may cost at most."""
+
+
 def _audience_field(value):
     if not isinstance(value, dict) or (("segment" in value) == ("members" in value)):
         raise serializers.ValidationError(_('Give {"segment": id} or {"members": [member codes]}.'))
@@ -92,16 +152,11 @@ def _audience_field(value):
 
 
 class CampaignIn(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
+    name = serializers.CharField(max_length=120, validators=[NON_BLANK])
     kind = serializers.ChoiceField(choices=["promotion", "value"])
-    audience = serializers.JSONField(
-        help_text='{"segment": id} or {"members": ["M7Q2K9", ...]} (up to 100,000 codes).',
-        validators=[_audience_field],
-    )
+    audience = AudienceField(validators=[_audience_field])
     holdout_percent = serializers.IntegerField(min_value=0, max_value=50, default=10)
-    channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=Channel.values), min_length=1, max_length=4
-    )
+    channels = ChannelsField()
     message = serializers.DictField(
         child=serializers.CharField(max_length=5000, allow_blank=True),
         help_text="The text per channel, with {variables}.",
@@ -109,8 +164,15 @@ class CampaignIn(serializers.Serializer):
     subject = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="The email's subject."
     )
-    offer = serializers.CharField(max_length=40, allow_null=True, required=False, default=None)
-    budget = serializers.DecimalField(
+    offer = serializers.CharField(
+        max_length=40,
+        allow_null=True,
+        allow_blank=True,
+        required=False,
+        default=None,
+        help_text="A voucher template's code, or null (blank) for no offer.",
+    )
+    budget = BudgetField(
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     starts_at = serializers.DateTimeField()
@@ -133,14 +195,15 @@ def _data(d: dict) -> dict:
         segment = Segment.objects.filter(pk=seg).first() if 0 < seg < 2**63 else None
         if segment is None:
             raise ApplicationError(
-                _("No segment has this id."), fields={"audience": [_("No segment has this id.")]}
+                _("No segment has this id."),
+                fields={"audience.segment": [_("No segment has this id.")]},
             )
     else:
         members = audience["members"]
         if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
             raise ApplicationError(
                 _("Give the members as a list of member codes."),
-                fields={"audience": [_("Give the members as a list of member codes.")]},
+                fields={"audience.members": [_("Give the members as a list of member codes.")]},
             )
         members = [m.replace("\x00", "").strip() for m in members if m.strip()]
     offer = None
@@ -183,6 +246,22 @@ def _data(d: dict) -> dict:
         "conversion_window_days": d["conversion_window_days"],
         "holdout_percent": d["holdout_percent"],
     }
+
+
+def _in_api_terms(exc: ApplicationError) -> ApplicationError:
+    """The service names fields as the console's form does (``sms_body``, ``members``); the API
+    names them as its body does (``message.sms``, ``audience.members``)."""
+    fields: dict[str, list[str]] = {}
+    for name, errors in exc.fields.items():
+        channel, _sep, part = name.partition("_")
+        if channel in Channel.values and part == "body":
+            name = f"message.{channel}"
+        elif channel in Channel.values and part == "subject":
+            name = "subject"
+        elif name == "members":
+            name = "audience.members"
+        fields.setdefault(name, []).extend(errors)
+    return ApplicationError(exc.message, code=exc.code, status_code=exc.status_code, fields=fields)
 
 
 def _who(actor) -> str:
@@ -258,9 +337,12 @@ class CampaignListCreateApi(APIView):
         data.is_valid(raise_exception=True)
 
         def run() -> dict:
-            campaign = services.campaign_save(
-                data=_data(data.validated_data), actor=_user(request), via=AuditEntry.Via.API
-            )
+            try:
+                campaign = services.campaign_save(
+                    data=_data(data.validated_data), actor=_user(request), via=AuditEntry.Via.API
+                )
+            except ApplicationError as exc:
+                raise _in_api_terms(exc) from exc
             return CampaignOut(campaign).data
 
         return _idempotent(request, f"campaign-create:{_who(actor)}", run, status.HTTP_201_CREATED)
@@ -389,7 +471,13 @@ def results_current(campaign: Campaign) -> dict:
 
 
 class CampaignResultsApi(APIView):
-    @extend_schema(operation_id="campaigns_results", responses=RESULTS_SCHEMA)
+    @extend_schema(
+        operation_id="campaigns_results",
+        responses={
+            200: RESULTS_SCHEMA,
+            409: OpenApiResponse(description="campaign_not_launched: a draft has no results."),
+        },
+    )
     def get(self, request: Request, pk: int) -> Response:
         brand_actor(request)
         campaign = _campaign(pk)

@@ -258,9 +258,18 @@ class CampaignMember(models.Model):
         TREATMENT = "treatment", _("Treatment")
         HOLDOUT = "holdout", _("Holdout")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    # No foreign-key constraints in the database (Django still cascades): a launch writes a
+    # million rows in one INSERT … SELECT from the members themselves, and a constraint would run
+    # a trigger per row and take a share lock on every member row an order then waits for.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="+", db_index=False
+        "members.Member",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     group = models.CharField(max_length=10, choices=Group.choices)
 

@@ -86,12 +86,16 @@ class Message(models.Model):
 
     source_type = models.CharField(_("source"), max_length=10, choices=SourceType.choices)
     source_id = models.CharField(_("source id"), max_length=64)
+    # No constraint in the database (Django still protects the member): a campaign writes its
+    # messages set-based, a million at a time, and a constraint would run a trigger per row and
+    # share-lock every member row, which an order for that member would then wait for.
     member = models.ForeignKey(
         "members.Member",
         on_delete=models.PROTECT,
         related_name="+",
         verbose_name=_("member"),
         db_index=False,  # message_member_idx
+        db_constraint=False,
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
@@ -141,7 +145,11 @@ class Message(models.Model):
                 name="message_marketing_sent_idx",
                 condition=Q(kind__in=["value", "promotion"], sent_at__isnull=False),
             ),
-            models.Index(fields=["provider_id"], name="message_provider_idx"),
+            # Receipts look a message up by the provider's id; rows not sent yet have none, and a
+            # campaign writes a million of those at once.
+            models.Index(
+                fields=["provider_id"], name="message_provider_idx", condition=~Q(provider_id="")
+            ),
         ]
 
     def __str__(self) -> str:

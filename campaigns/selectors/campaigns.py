@@ -258,7 +258,7 @@ def campaign_dry_run(campaign: Campaign, *, now: datetime | None = None) -> dict
         "holdout": held,
         "channels": channel_rows,
         "offer": _offer_cost(campaign, treated),
-        "warnings": campaign_conflicts(campaign, now=now, at=at),
+        "warnings": campaign_conflicts(campaign, now=now, at=at, size=reachable_audience),
     }
     return result
 
@@ -284,13 +284,14 @@ def _offer_cost(campaign: Campaign, treated: int) -> dict[str, Any] | None:
     }
 
 
-def campaign_conflicts(campaign: Campaign, *, now: datetime, at: datetime) -> list[dict[str, Any]]:
+def campaign_conflicts(
+    campaign: Campaign, *, now: datetime, at: datetime, size: int
+) -> list[dict[str, Any]]:
     """What to know before launch: another launched campaign reaching more than 20% of the same
     members within 3 days, a send in a public holiday's quiet hours, and vouchers in the
     members' wallets the offer cannot be combined with."""
     warnings: list[dict[str, Any]] = []
     audience = audience_reachable(campaign)
-    size = audience.count()
     if size:
         for other in Campaign.objects.filter(
             status__in=(Campaign.Status.SCHEDULED, Campaign.Status.RUNNING),

@@ -66,7 +66,9 @@ class ConsentField(serializers.DictField):
 
 # Text is trimmed before it is checked, so text of spaces alone (any Unicode space) is blank: the
 # schema says so with a pattern, so a client that follows the schema is never refused for it.
-NON_BLANK = RegexValidator(r"\S", _("This field may not be blank."))
+# A character Python's str.strip() keeps (DRF trims with it): the schema's \S alone lets through
+# U+001C–U+001F and U+0085, which Python counts as whitespace and trims to a blank.
+NON_BLANK = RegexValidator(r"[^\s\u001c-\u001f\u0085]", _("This field may not be blank."))
 
 
 class LineInput(serializers.Serializer):

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.models.loyalty import Bilingual
 
@@ -85,7 +86,7 @@ class VoucherTemplate(Bilingual):
 class Voucher(models.Model):
     class Status(models.TextChoices):
         AVAILABLE = "available", _("Available")
-        REDEEMED = "redeemed", _("Redeemed")
+        REDEEMED = "redeemed", pgettext_lazy("voucher", "Redeemed")
         EXPIRED = "expired", _("Expired")
         VOID = "void", _("Void")
 

@@ -153,7 +153,7 @@ def profile_item_delete(
     kind = "child" if isinstance(item, Child) else "pet"
     audit_record(
         actor=actor,
-        action=f"member.{kind}_deleted",
+        action="member.child_deleted" if kind == "child" else "member.pet_deleted",
         target=member,
         request=request,
         before={kind: item.pk, "name": item.name},

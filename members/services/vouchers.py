@@ -11,13 +11,13 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import Store, User
 from members import events, loyalty
 from members.models import CODE_ALPHABET, Member, Order, Voucher, VoucherTemplate
 from members.selectors.cards import voucher_terms
+from scrm.dates import long_date
 from scrm.exceptions import ApplicationError
 
 
@@ -108,9 +108,7 @@ def voucher_error(problem: str, voucher: Voucher) -> ApplicationError:
         message = _("This voucher is void.")
     elif problem == "voucher_not_yet_valid":
         message = _("This voucher can be used from %(date)s.") % {
-            "date": date_format(timezone.localtime(voucher.valid_from), "Y-m-d")
-            if voucher.valid_from
-            else ""
+            "date": long_date(voucher.valid_from)
         }
     elif problem == "voucher_not_owned":
         message = _("Voucher %(code)s belongs to another member.") % {"code": voucher.code}

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import get_language
 
+from scrm.dates import as_date, long_date, long_datetime, month_day
 from scrm.masking import mask_name as _mask_name
 from scrm.masking import mask_phone as _mask_phone
 
@@ -147,29 +146,15 @@ def percent(value: Any) -> str:
     return "--" if n is None else f"{(n * 100).quantize(Decimal('1'), ROUND_HALF_UP)}%"
 
 
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
-    if isinstance(value, date):
-        return value
-    return None
-
-
-@register.filter
-def long_date(value: Any) -> str:
-    """A date with its year, the way the language writes it: 2026-04-14, 14 Apr 2026."""
-    d = _as_date(value)
-    if d is None:
-        return ""
-    if (get_language() or "").startswith("zh"):
-        return d.isoformat()
-    return date_format(d, "j M Y")
+register.filter("long_date", long_date)
+register.filter("long_datetime", long_datetime)
+register.filter("month_day", month_day)
 
 
 @register.filter
 def is_past(value: Any) -> bool:
     """Whether a date (or a moment's local date) is before today."""
-    d = _as_date(value)
+    d = as_date(value)
     return d is not None and d < timezone.localdate()
 
 

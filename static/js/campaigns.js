@@ -4,7 +4,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const source = document.getElementById("conversion-data");
   if (!box || !source || !window.echarts) return;
   const data = JSON.parse(source.textContent);
-  const chart = window.echarts.init(box, null, { renderer: "svg" });
+  const chart = window.echarts.init(box, null, { renderer: "canvas" });
   const pct = (values) => values.map((v) => (v === null ? null : Math.round(Number(v) * 1000) / 10));
   chart.setOption({
     animation: false,
@@ -13,8 +13,8 @@ document.addEventListener("DOMContentLoaded", () => {
     xAxis: { type: "category", data: data.days },
     yAxis: { type: "value", axisLabel: { formatter: "{value}%" } },
     series: [
-      { name: data.labels.treatment, type: "line", data: pct(data.treatment), showSymbol: false },
-      { name: data.labels.holdout, type: "line", data: pct(data.holdout), showSymbol: false },
+      { name: data.labels.treatment, type: "line", data: pct(data.treatment), showSymbol: data.days.length < 32 },
+      { name: data.labels.holdout, type: "line", data: pct(data.holdout), showSymbol: data.days.length < 32 },
     ],
   });
   window.addEventListener("resize", () => chart.resize());

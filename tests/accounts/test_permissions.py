@@ -80,8 +80,19 @@ def fill(store_sh, admin_user):
     delivery = WebhookDelivery.objects.create(
         endpoint=endpoint, event_id=1, event_type="order.ingested", body="{}"
     )
+    from django.utils import timezone
+
+    from campaigns.models import BrandDay, Campaign, CampaignMessage
+
+    campaign = Campaign.objects.create(
+        name="中秋", segment=segment, channels=["portal"], starts_at=timezone.now()
+    )
+    CampaignMessage.objects.create(campaign=campaign, channel="portal", body="{name}")
+    brand_day = BrandDay.objects.create(name="会员日", date=timezone.localdate())
     offers.update(
         {
+            "/campaigns/days/": brand_day.pk,
+            "/campaigns/": campaign.pk,
             "/messages/templates/": MessageTemplate.objects.order_by("pk").first().pk,
             "/messages/": message.pk,
             "/webhooks/deliveries/": delivery.pk,
@@ -124,7 +135,17 @@ def test_members_are_refused_every_staff_url(member_client, fill, url):
     assert response.status_code == 403
 
 
-POST_ONLY = ("/revoke/", "/apply/", "/enable/", "/retry/", "/templates/preview/")
+POST_ONLY = (
+    "/revoke/",
+    "/apply/",
+    "/enable/",
+    "/retry/",
+    "/templates/preview/",
+    "/dry-run/",
+    "/launch/",
+    "/cancel/",
+    "/refresh/",
+)
 
 # A staff member's own to-do list (WeCom messages handed to them to send) is for every staff
 # role, clerks included; every other console page is the operators'.

@@ -100,7 +100,7 @@ def test_a_static_list_names_unknown_codes_and_a_replay_creates_once():
         {**BODY, "audience": {"members": [*codes, "M404NOPE"]}},
         content_type="application/json",
     )
-    assert r.status_code == 400 and "M404NOPE" in r.json()["error"]["fields"]["members"][0]
+    assert r.status_code == 400 and "M404NOPE" in r.json()["error"]["fields"]["audience.members"][0]
     headers = {"HTTP_IDEMPOTENCY_KEY": "create-1"}
     first = api.post(
         "/api/v1/campaigns/",
@@ -151,7 +151,7 @@ def test_bad_input_is_a_400_naming_the_field():
         {**BODY, "audience": {"segment": 999}},
         content_type="application/json",
     )
-    assert r.status_code == 400 and "audience" in r.json()["error"]["fields"]
+    assert r.status_code == 400 and "audience.segment" in r.json()["error"]["fields"]
     r = api.post(
         "/api/v1/campaigns/",
         {**BODY, "audience": {"members": []}, "message": {"portal": ""}},

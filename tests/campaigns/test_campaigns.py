@@ -422,3 +422,37 @@ def test_the_holdout_is_the_rounded_share_of_the_audience(operator):
         )
         CampaignMember.objects.filter(campaign=c).delete()
         Message.objects.filter(source_type="campaign").delete()
+
+
+@pytest.mark.sqlite
+def test_the_demo_database_draws_launches_dry_runs_and_measures_the_same(operator):
+    """The embedded demo runs on SQLite: the draw's SQL (with its md5 function), the outbox's
+    INSERT … SELECT and the results run there too, and give the documented draw."""
+    ids = _members(40, consent_portal=True)
+    c = _campaign(
+        operator, kind="value", channels=["portal"], messages={"portal": {"body": "{name}"}}
+    )
+    at = datetime(2026, 9, 21, 10, 0, tzinfo=SH)
+    dry = sel.campaign_dry_run(c, now=at)
+    c = svc.campaign_launch(campaign=c, actor=operator, now=at)
+    assert (dry["treatment"], dry["holdout"]) == (c.treatment_count, c.holdout_count) == (36, 4)
+    groups = dict(CampaignMember.objects.filter(campaign=c).values_list("member_id", "group"))
+    assert _draw(c.seed, ids, 10) == groups
+    rows = Message.objects.filter(source_type="campaign", source_id=f"{c.pk}:0")
+    assert rows.count() == 36 and rows.first().text.startswith("会员")
+    while outbox_relay_batch(now=at):
+        pass
+    assert rows.filter(status="delivered").count() == dry["channels"][0]["sent"] == 36
+    treated = [m for m, g in groups.items() if g == "treatment"][:9]
+    for i, m in enumerate(treated):
+        Order.objects.create(
+            source="t",
+            external_id=f"s{i}",
+            member_id=m,
+            placed_at=at + timedelta(days=1),
+            total=Decimal("10.00"),
+            request_hash="x",
+        )
+    r = sel.campaign_results(c, now=at + timedelta(days=20))
+    assert r["treatment"]["converted"] == 9 and r["treatment"]["conversion_rate"] == "0.2500"
+    assert r["daily"]["treatment"][1] == "0.2500"

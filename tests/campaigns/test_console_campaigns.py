@@ -202,3 +202,23 @@ def test_the_campaign_pages_cost_a_bounded_number_of_queries(
     ):
         with django_assert_max_num_queries(20):
             assert operator_client.get(url).status_code == 200, url
+
+
+def test_a_channel_left_empty_takes_its_message_template(operator_client, segment):
+    from campaigns.models import MessageTemplate
+
+    t = MessageTemplate.objects.create(
+        code="moon_tips",
+        name="中秋贴士",
+        channel="portal",
+        kind="value",
+        body="{name}，月饼宜冷藏。",
+    )
+    r = operator_client.post(
+        "/console/campaigns/new/", _form(segment, portal_body="", portal_template=str(t.pk))
+    )
+    assert r.status_code == 302
+    m = Campaign.objects.get().messages.get()
+    assert m.body == "{name}，月饼宜冷藏。" and m.template_id == t.pk
+    edit = operator_client.get(f"/console/campaigns/{Campaign.objects.get().pk}/edit/")
+    assert edit.context["form"].initial["portal_template"] == t.pk

@@ -134,6 +134,27 @@ def test_operator_edits_a_template_and_the_audit_shows_what_changed(operator_cli
     assert entry.after["per_member_limit"] == 2 and "min_spend" not in entry.after
 
 
+def test_the_stacking_setting_is_saved_on_and_off_through_the_console(operator_client):
+    r = operator_client.post(f"{BASE}/vouchers/new/", template_data(stackable="on"))
+    assert r.status_code == 302
+    t = VoucherTemplate.objects.get(code="spring-50")
+    assert t.stackable is True
+    page = operator_client.get(f"{BASE}/vouchers/{t.pk}/").content.decode()
+    assert re.search(r'<input type="checkbox" name="stackable"[^>]* checked', page)
+    # Unticked: a checkbox left off sends nothing, and that means off.
+    r = operator_client.post(f"{BASE}/vouchers/{t.pk}/", template_data())
+    assert r.status_code == 302
+    t.refresh_from_db()
+    assert t.stackable is False
+    entry = AuditEntry.objects.get(action="voucher_template.updated")
+    assert entry.before["stackable"] is True and entry.after["stackable"] is False
+    page = operator_client.get(f"{BASE}/vouchers/{t.pk}/").content.decode()
+    assert not re.search(r'<input type="checkbox" name="stackable"[^>]* checked', page)
+    r = operator_client.post(f"{BASE}/vouchers/{t.pk}/", template_data(stackable="on"))
+    t.refresh_from_db()
+    assert r.status_code == 302 and t.stackable is True
+
+
 def test_the_kind_of_a_template_with_vouchers_stays(operator_client, member):
     t = template()
     voucher_issue(template=t, member=member)

@@ -135,6 +135,28 @@ def test_the_demo_has_every_stage_profiles_owners_consent_vouchers_and_gifts(cap
     assert all(counts.values()), counts
 
 
+def test_seeding_shows_its_progress_stage_by_stage():
+    import re
+
+    from members.demo.data import Progress
+
+    out, err = StringIO(), StringIO()
+    call_command("seed_demo", members=20, stdout=out, stderr=err)
+    lines = err.getvalue().splitlines()
+    assert lines[0] == "Loading the demo: 20 members with two years of orders..."
+    steps = [re.fullmatch(r"  \[\s*(\d+)%\] (\w+): .+ \((\d+)s\)", line) for line in lines[1:]]
+    assert len(steps) >= len(Progress.WEIGHTS) and all(steps), lines
+    percents = [int(m[1]) for m in steps]
+    assert percents == sorted(percents) and percents[-1] == 100, percents
+    assert {m[2] for m in steps} == set(Progress.WEIGHTS)  # a line for every stage
+    assert re.search(
+        r"Demo data ready in \d+s: 3 stores, 8 staff, 20 members, \d+ orders", out.getvalue()
+    )
+    out, err = StringIO(), StringIO()
+    call_command("seed_demo", members=20, stdout=out, stderr=err)
+    assert "Demo data already loaded: 20 members" in out.getvalue() and not err.getvalue()
+
+
 def test_seed_demo_is_idempotent_and_its_sign_ins_work(client):
     seed(40)
     counts = (

@@ -61,6 +61,8 @@ def _days(first: dt.date, last: dt.date, terms: bool) -> dict[dt.date, list[dict
     for year in range(first.year, last.year + 1):
         for d in _named(calendar.year_days(year, terms=terms)):
             if first <= d["date"] <= last:
+                if d["kind"] in (calendar.FESTIVAL, calendar.COMMERCE, calendar.HOLIDAY):
+                    d["plan_url"] = _plan_link(d)
                 by_day[d["date"]].append(d)
     for d in _brand_days(first, last):
         by_day[d["date"]].append(d)

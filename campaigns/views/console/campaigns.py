@@ -154,10 +154,10 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "campaign": campaign,
             "variables": list(templating.VARIABLES),
             "channel_fields": [
-                ("sms", [form["sms_body"]]),
-                ("email", [form["email_subject"], form["email_body"]]),
-                ("wecom", [form["wecom_body"]]),
-                ("portal", [form["portal_body"]]),
+                ("sms", [form["sms_template"], form["sms_body"]]),
+                ("email", [form["email_template"], form["email_subject"], form["email_body"]]),
+                ("wecom", [form["wecom_template"], form["wecom_body"]]),
+                ("portal", [form["portal_template"], form["portal_body"]]),
             ],
         },
     )
