@@ -6,6 +6,7 @@ no opt-out) and put back as they were afterwards; the campaign's rows are remove
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import timedelta
 
@@ -78,7 +79,7 @@ def run(args) -> dict:
         name="Bench",
         role=roles.OPERATOR,
         stores=[],
-        password="bench-password-not-used-1",
+        password=secrets.token_urlsafe(16),  # never used: the bench signs in with force_login
         actor=None,
     )
     try:
