@@ -41,6 +41,8 @@ NOT_IN_SCHEMA = [  # (field, how the message starts); "" for any field
     ("total", "The total must equal the sum of the line amounts."),
     ("reason", "Give a reward code or a reason."),
     ("placed_at", "Give a time from "),  # from 2000 up to now
+    ("placed_at", "Datetime value out of range."),  # year 1 at +07:13 is before year 1 in UTC
+    ("starts_at", "Datetime value out of range."),
     ("store", "Unknown store."),
     ("reward", "Unknown reward."),
     ("member", "Enter an 11-digit mobile number"),  # neither a known code nor a phone

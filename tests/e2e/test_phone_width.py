@@ -46,6 +46,10 @@ NOT_PAGES = {
     "messages:template_preview": "POST only: the template editor's live preview (htmx)",
     "webhooks:enable": "POST only",
     "webhooks:delivery_retry": "POST only",
+    "campaigns:dry_run": "POST only",
+    "campaigns:launch": "POST only",
+    "campaigns:cancel": "POST only",
+    "campaigns:results_refresh": "POST only",
 }
 
 # Who looks at each page: (route name, path arguments taken from the world, query string).
@@ -105,6 +109,7 @@ PAGES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
         ("campaigns:results", ("campaign_pk",), ""),
         ("campaigns:members", ("campaign_pk",), "?group=holdout"),
         ("campaigns:days", (), ""),
+        ("campaigns:day_edit", ("brand_day_pk",), ""),
         ("messages:log", (), ""),
         ("messages:detail", ("message_pk",), ""),
         ("messages:member", ("code",), ""),
@@ -381,6 +386,15 @@ def _campaigns_world(operator, segment) -> dict[str, str]:
         "budget": Decimal("20000"),
         "occasion": "中秋节",
     }
+    from members.models import Member, Segment
+
+    # Most members may be reached on the portal (the launch needs somebody).
+    everyone = Segment.objects.create(
+        name="全部会员（营销）", definition={"match": "all", "groups": []}
+    )
+    first = Member.objects.order_by("pk").first()
+    Member.objects.exclude(pk=first.pk).update(consent_portal=True)
+    data["segment"] = everyone
     running = cs.campaign_save(data=data, actor=operator)
     running = cs.campaign_launch(campaign=running, actor=operator)
     cs.campaign_results_refresh(running)
@@ -391,10 +405,14 @@ def _campaigns_world(operator, segment) -> dict[str, str]:
     BrandDay.objects.create(
         name="每月 18 日会员日", kind="member_day", date=now.date(), repeat="monthly"
     )
-    BrandDay.objects.create(
+    day = BrandDay.objects.create(
         name="静安旗舰店开业纪念日", kind="anniversary", date=now.date(), repeat="yearly"
     )
-    return {"campaign_pk": str(running.pk), "draft_campaign_pk": str(draft.pk)}
+    return {
+        "campaign_pk": str(running.pk),
+        "draft_campaign_pk": str(draft.pk),
+        "brand_day_pk": str(day.pk),
+    }
 
 
 def _messages_world(m, clerk) -> dict[str, str]:
