@@ -357,6 +357,20 @@ class CampaignForm(forms.Form):
                 channel=channel, is_active=True, kind__in=("value", "promotion")
             ).order_by("code", "language")
 
+    def clean_members_file(self) -> str:
+        """The uploaded list's text (UTF-8 or GBK, as Excel saves it)."""
+        from scrm.csv_safe import csv_decode
+
+        upload = self.cleaned_data.get("members_file")
+        if upload is None:
+            return ""
+        text = csv_decode(upload.read(4_000_001))
+        if text is None or upload.size > 4_000_000:
+            raise forms.ValidationError(
+                gettext_lazy("Upload a CSV or text file of phones or member codes (at most 4 MB).")
+            )
+        return text
+
     @staticmethod
     def initial_of(campaign: Any) -> dict[str, Any]:
         from django.utils import timezone
@@ -390,15 +404,11 @@ class CampaignForm(forms.Form):
         """The checked values as ``campaign_save`` takes them. An uploaded list is read from
         the text box and the file; ``keep_list`` keeps a saved list when neither is given."""
         from members.services.offers import pasted_tokens
-        from scrm.csv_safe import csv_decode
 
         d = self.cleaned_data
         members = None
         if d["audience"] == "list":
-            text = d.get("members") or ""
-            upload = d.get("members_file")
-            if upload is not None:
-                text += "\n" + csv_decode(upload.read(4_000_000))
+            text = (d.get("members") or "") + "\n" + (d.get("members_file") or "")
             tokens = pasted_tokens(text)
             members = tokens if tokens or not keep_list else None
             if members is not None and not members:

@@ -222,3 +222,26 @@ def test_a_channel_left_empty_takes_its_message_template(operator_client, segmen
     assert m.body == "{name}，月饼宜冷藏。" and m.template_id == t.pk
     edit = operator_client.get(f"/console/campaigns/{Campaign.objects.get().pk}/edit/")
     assert edit.context["form"].initial["portal_template"] == t.pk
+
+
+def test_an_uploaded_list_file_is_read_and_a_binary_one_refused(operator_client, segment):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    _members(5)
+    gbk = SimpleUploadedFile("list.csv", "MP00001\n手机\n+8613500000002\n".encode("gb18030"))
+    r = operator_client.post(
+        "/console/campaigns/new/", _form(segment, audience="list", members_file=gbk)
+    )
+    assert r.status_code == 200  # 手机 names nobody: the page says which
+    assert "手机" in str(r.context["form"].errors)
+    ok = SimpleUploadedFile("list.csv", b"MP00001\n+8613500000002\n")
+    r = operator_client.post(
+        "/console/campaigns/new/", _form(segment, audience="list", members_file=ok)
+    )
+    assert r.status_code == 302
+    assert Campaign.objects.get().uses_list
+    xlsx = SimpleUploadedFile("list.csv", b"PK\x03\x04\x00\x00\xff\xfe\x00binary")
+    r = operator_client.post(
+        "/console/campaigns/new/", _form(segment, audience="list", members_file=xlsx)
+    )
+    assert r.status_code == 200 and "members_file" in r.context["form"].errors
