@@ -195,6 +195,12 @@ class CampaignForm(forms.Form):
     """A campaign's fields as the console asks them. The rules (texts, ranges, the list's
     members) are the service's (``campaigns.services.campaigns.campaign_problems``)."""
 
+    TEMPLATE_LABELS = {
+        "sms": gettext_lazy("SMS template"),
+        "email": gettext_lazy("Email template"),
+        "wecom": gettext_lazy("WeCom template"),
+        "portal": gettext_lazy("Portal inbox template"),
+    }
     AUDIENCE = [
         ("segment", gettext_lazy("A saved segment")),
         ("list", gettext_lazy("An uploaded list")),
@@ -266,31 +272,6 @@ class CampaignForm(forms.Form):
         strip=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    sms_template = forms.ModelChoiceField(
-        label=gettext_lazy("SMS template"),
-        queryset=None,
-        required=False,
-        empty_label=gettext_lazy("Write my own"),
-    )
-    email_template = forms.ModelChoiceField(
-        label=gettext_lazy("Email template"),
-        queryset=None,
-        required=False,
-        empty_label=gettext_lazy("Write my own"),
-    )
-    wecom_template = forms.ModelChoiceField(
-        label=gettext_lazy("WeCom template"),
-        queryset=None,
-        required=False,
-        empty_label=gettext_lazy("Write my own"),
-    )
-    portal_template = forms.ModelChoiceField(
-        label=gettext_lazy("Portal inbox template"),
-        queryset=None,
-        required=False,
-        empty_label=gettext_lazy("Write my own"),
-        help_text=gettext_lazy("A template fills the text when you leave the text empty."),
-    )
     offer = forms.ModelChoiceField(
         label=gettext_lazy("Offer"),
         queryset=None,
@@ -352,10 +333,18 @@ class CampaignForm(forms.Form):
             is_active=True, kind=User.Kind.STAFF
         ).order_by("email")
         self.fields["repeat"].choices = Campaign.Repeat.choices
-        for channel in Channel.values:
-            self.fields[f"{channel}_template"].queryset = MessageTemplate.objects.filter(
-                channel=channel, is_active=True, kind__in=("value", "promotion")
-            ).order_by("code", "language")
+        for channel, label in self.TEMPLATE_LABELS.items():  # start a channel's text from one
+            self.fields[f"{channel}_template"] = forms.ModelChoiceField(
+                label=label,
+                queryset=MessageTemplate.objects.filter(
+                    channel=channel, is_active=True, kind__in=("value", "promotion")
+                ).order_by("code", "language"),
+                required=False,
+                empty_label=gettext_lazy("Write my own"),
+                help_text=gettext_lazy("A template fills the text when you leave the text empty.")
+                if channel == "portal"
+                else "",
+            )
 
     def clean_members_file(self) -> str:
         """The uploaded list's text (UTF-8 or GBK, as Excel saves it)."""

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
     inline_serializer,
 )
 from rest_framework import serializers, status
@@ -24,8 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiKey, AuditEntry
-from campaigns.api.webhooks import IDEMPOTENCY_KEY, brand_actor
+from accounts.models import AuditEntry
+from campaigns.api.common import IDEMPOTENCY_KEY, brand_actor, idempotent_post, request_user
 from campaigns.models import Campaign
 from campaigns.models.messages import Channel
 from campaigns.selectors import campaigns as selectors
@@ -33,7 +32,6 @@ from campaigns.services import campaigns as services
 from members.api.schema import PAGE, paginated
 from members.api.serializers import NON_BLANK
 from members.models import Segment, VoucherTemplate
-from members.services.idempotency import idempotency_replay, idempotency_store, request_hash
 from scrm.exceptions import ApplicationError
 
 RESULTS_FRESH = timedelta(minutes=1)
@@ -264,43 +262,6 @@ def _in_api_terms(exc: ApplicationError) -> ApplicationError:
     return ApplicationError(exc.message, code=exc.code, status_code=exc.status_code, fields=fields)
 
 
-def _who(actor) -> str:
-    return f"key:{actor.key.pk}" if isinstance(actor.key, ApiKey) else f"user:{actor.user.pk}"
-
-
-def _user(request: Request):
-    return request.user if request.user.is_authenticated else None
-
-
-def _idempotent(request: Request, scope: str, run, ok_status: int) -> Response:
-    """Run ``run()`` (returning the body) once per Idempotency-Key: a replay answers 200 with
-    the first answer."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > 100:
-        raise ApplicationError(
-            _("An Idempotency-Key has at most 100 characters."),
-            fields={"Idempotency-Key": [_("At most 100 characters.")]},
-        )
-    hash_ = request_hash(request.data if isinstance(request.data, dict) else {})
-    if key:
-        record = idempotency_replay(scope=scope, key=key, hash_=hash_)
-        if record is not None:
-            return Response(record.response, status=status.HTTP_200_OK)
-    try:
-        with transaction.atomic():
-            body = run()
-            if key:
-                idempotency_store(
-                    scope=scope, key=key, hash_=hash_, status_code=ok_status, response=body
-                )
-    except IntegrityError:
-        record = idempotency_replay(scope=scope, key=key, hash_=hash_) if key else None
-        if record is None:
-            raise
-        return Response(record.response, status=status.HTTP_200_OK)
-    return Response(body, status=ok_status)
-
-
 def _campaign(pk: int) -> Campaign:
     campaign = (
         Campaign.objects.select_related("offer", "segment").filter(pk=pk).first()
@@ -339,13 +300,21 @@ class CampaignListCreateApi(APIView):
         def run() -> dict:
             try:
                 campaign = services.campaign_save(
-                    data=_data(data.validated_data), actor=_user(request), via=AuditEntry.Via.API
+                    data=_data(data.validated_data),
+                    actor=request_user(request),
+                    via=AuditEntry.Via.API,
                 )
             except ApplicationError as exc:
                 raise _in_api_terms(exc) from exc
             return CampaignOut(campaign).data
 
-        return _idempotent(request, f"campaign-create:{_who(actor)}", run, status.HTTP_201_CREATED)
+        return idempotent_post(
+            request,
+            actor=actor,
+            scope="campaign-create",
+            run=run,
+            ok_status=status.HTTP_201_CREATED,
+        )
 
 
 class CampaignDetailApi(APIView):
@@ -355,44 +324,44 @@ class CampaignDetailApi(APIView):
         return Response(CampaignOut(_campaign(pk)).data)
 
 
-class CampaignLaunchApi(APIView):
-    @extend_schema(
-        operation_id="campaigns_launch",
-        request=None,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={200: CampaignOut},
-    )
+class _CampaignStepApi(APIView):
+    """A step of the workflow by POST: the service, its operation id and whether it commits in
+    chunks of its own (outside the Idempotency-Key's transaction)."""
+
+    step = ""
+    atomic = True
+
     def post(self, request: Request, pk: int) -> Response:
         actor = brand_actor(request)
         campaign = _campaign(pk)
+        service = getattr(services, f"campaign_{self.step}")
 
         def run() -> dict:
-            launched = services.campaign_launch(
-                campaign=campaign, actor=_user(request), via=AuditEntry.Via.API
-            )
-            return CampaignOut(launched).data
+            done = service(campaign=campaign, actor=request_user(request), via=AuditEntry.Via.API)
+            return CampaignOut(done).data
 
-        return _idempotent(request, f"campaign-launch:{pk}:{_who(actor)}", run, status.HTTP_200_OK)
+        return idempotent_post(
+            request,
+            actor=actor,
+            scope=f"campaign-{self.step}:{pk}",
+            run=run,
+            ok_status=status.HTTP_200_OK,
+            atomic=self.atomic,
+        )
 
 
-class CampaignCancelApi(APIView):
-    @extend_schema(
-        operation_id="campaigns_cancel",
-        request=None,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={200: CampaignOut},
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        actor = brand_actor(request)
-        campaign = _campaign(pk)
+STEP_SCHEMA = {"request": None, "parameters": [IDEMPOTENCY_KEY], "responses": {200: CampaignOut}}
 
-        def run() -> dict:
-            cancelled = services.campaign_cancel(
-                campaign=campaign, actor=_user(request), via=AuditEntry.Via.API
-            )
-            return CampaignOut(cancelled).data
 
-        return _idempotent(request, f"campaign-cancel:{pk}:{_who(actor)}", run, status.HTTP_200_OK)
+@extend_schema_view(post=extend_schema(operation_id="campaigns_launch", **STEP_SCHEMA))
+class CampaignLaunchApi(_CampaignStepApi):
+    step = "launch"
+    atomic = False  # the outbox is written chunk by chunk, each its own transaction
+
+
+@extend_schema_view(post=extend_schema(operation_id="campaigns_cancel", **STEP_SCHEMA))
+class CampaignCancelApi(_CampaignStepApi):
+    step = "cancel"
 
 
 class AudienceOut(serializers.Serializer):
@@ -454,22 +423,6 @@ RESULTS_SCHEMA = inline_serializer(
 )
 
 
-def results_current(campaign: Campaign) -> dict:
-    """The results as kept (frozen for a finished campaign, refreshed when older than a minute
-    while running); a draft has none yet (409)."""
-    if campaign.launched_at is None:
-        raise ApplicationError(
-            _("The campaign has not been launched yet."),
-            code="campaign_not_launched",
-            status_code=409,
-        )
-    now = timezone.now()
-    fresh = campaign.results_at is not None and now - campaign.results_at < RESULTS_FRESH
-    if campaign.results is None or (campaign.status != Campaign.Status.FINISHED and not fresh):
-        services.campaign_results_refresh(campaign, now=now)
-    return campaign.results
-
-
 class CampaignResultsApi(APIView):
     @extend_schema(
         operation_id="campaigns_results",
@@ -481,7 +434,7 @@ class CampaignResultsApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         brand_actor(request)
         campaign = _campaign(pk)
-        results = results_current(campaign)
+        results = services.campaign_results_current(campaign, max_age=RESULTS_FRESH)
         body = {
             key: results[key]
             for key in ("window_days", "treatment", "holdout", "lift", "offer_cost")

@@ -4,12 +4,9 @@ API key without a store, or an operator's or admin's session; a store-scoped key
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.urls import path
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -20,27 +17,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import actor_of
-from accounts.models import ApiKey, AuditEntry
+from accounts.models import AuditEntry
+from campaigns.api.common import IDEMPOTENCY_KEY, brand_actor, idempotent_post, request_user
 from campaigns.models.webhooks import WEBHOOK_TYPES, WebhookEndpoint
 from campaigns.selectors.webhooks import webhook_endpoints
 from campaigns.services.webhooks import webhook_endpoint_create, webhook_endpoint_delete
 from members.api.schema import PAGE, paginated
-from members.services.idempotency import idempotency_replay, idempotency_store, request_hash
-from scrm.exceptions import ApplicationError
 
 # What the schema promises a valid URL looks like: an https URL with a host name. The service
 # accepts more (any https URL Django's validator takes); everything matching this is accepted.
 URL_PATTERN = (
     r"^https://[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*"
     r"\.[a-z]{2,12}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$"
-)
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]+$"},
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Send it to retry safely: a replay answers 200 with the first answer.",
 )
 
 
@@ -65,19 +53,6 @@ class WebhookTypesInput(serializers.ListField):
 @extend_schema_field({"type": "array", "items": TYPES_SCHEMA})
 class WebhookTypesOutput(serializers.ListField):
     child = serializers.CharField()
-
-
-def brand_actor(request: Request):
-    """Webhooks and campaigns see every store's members: a key limited to a store may not
-    manage them."""
-    actor = actor_of(request)
-    if not actor.whole_brand or actor.kind not in ("key", "operator", "admin"):
-        raise ApplicationError(
-            _("This is for the whole brand: use an API key without a store."),
-            code="permission_denied",
-            status_code=403,
-        )
-    return actor
 
 
 class WebhookOut(serializers.ModelSerializer):
@@ -147,42 +122,23 @@ class WebhookListCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         actor = brand_actor(request)
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 100:
-            raise ApplicationError(
-                _("An Idempotency-Key has at most 100 characters."),
-                fields={"Idempotency-Key": [_("At most 100 characters.")]},
-            )
         data = self.WebhookInput(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
-        who = f"key:{actor.key.pk}" if isinstance(actor.key, ApiKey) else f"user:{actor.user.pk}"
-        scope, hash_ = f"webhook-create:{who}", request_hash(request.data)
-        user = request.user if request.user.is_authenticated else None
-        if key:
-            record = idempotency_replay(scope=scope, key=key, hash_=hash_)
-            if record is not None:
-                return Response(record.response, status=status.HTTP_200_OK)
-        try:
-            with transaction.atomic():
-                endpoint = webhook_endpoint_create(
-                    url=d["url"],
-                    types=d["types"],
-                    description=d["description"],
-                    actor=user,
-                    via=AuditEntry.Via.API,
-                )
-                body = WebhookCreatedOut(endpoint).data
-                if key:  # a concurrent first attempt with the same key: the constraint decides
-                    idempotency_store(
-                        scope=scope, key=key, hash_=hash_, status_code=201, response=body
-                    )
-        except IntegrityError:
-            record = idempotency_replay(scope=scope, key=key, hash_=hash_)
-            if record is None:
-                raise
-            return Response(record.response, status=status.HTTP_200_OK)
-        return Response(body, status=status.HTTP_201_CREATED)
+
+        def run() -> dict:
+            endpoint = webhook_endpoint_create(
+                url=d["url"],
+                types=d["types"],
+                description=d["description"],
+                actor=request_user(request),
+                via=AuditEntry.Via.API,
+            )
+            return WebhookCreatedOut(endpoint).data
+
+        return idempotent_post(
+            request, actor=actor, scope="webhook-create", run=run, ok_status=status.HTTP_201_CREATED
+        )
 
 
 class WebhookDetailApi(APIView):
@@ -195,8 +151,9 @@ class WebhookDetailApi(APIView):
         endpoint = WebhookEndpoint.objects.filter(pk=pk).first()
         if endpoint is None:
             raise Http404
-        user = request.user if request.user.is_authenticated else None
-        webhook_endpoint_delete(endpoint=endpoint, actor=user, via=AuditEntry.Via.API)
+        webhook_endpoint_delete(
+            endpoint=endpoint, actor=request_user(request), via=AuditEntry.Via.API
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -575,6 +575,28 @@ def campaign_results_refresh(campaign: Campaign, *, now: datetime | None = None)
     return results
 
 
+def campaign_results_current(
+    campaign: Campaign, *, max_age: timedelta | None = None, now: datetime | None = None
+) -> dict:
+    """The results as kept: frozen for a finished campaign; computed when there are none yet,
+    or when older than ``max_age`` while it runs. A draft has none (409)."""
+    if campaign.launched_at is None:
+        raise ApplicationError(
+            _("The campaign has not been launched yet."),
+            code="campaign_not_launched",
+            status_code=409,
+        )
+    now = now or timezone.now()
+    stale = (
+        max_age is not None
+        and campaign.status != Campaign.Status.FINISHED
+        and (campaign.results_at is None or now - campaign.results_at >= max_age)
+    )
+    if campaign.results is None or stale:
+        return campaign_results_refresh(campaign, now=now)
+    return campaign.results
+
+
 RESULTS_EVERY = timedelta(minutes=5)
 
 

@@ -315,9 +315,7 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
     if campaign.launched_at is None:
         messages.info(request, _("Results come once the campaign is launched."))
         return redirect("campaigns:detail", campaign.pk)
-    if campaign.results is None:
-        services.campaign_results_refresh(campaign)
-    r = campaign.results
+    r = services.campaign_results_current(campaign)
     chart = {
         "days": r["daily"]["days"],
         "treatment": r["daily"]["treatment"],
